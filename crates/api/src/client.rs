@@ -1,0 +1,340 @@
+//! An async client for the `/v1` API over TCP (`http://host:port`). Blocking queries are
+//! expressed with [`QueryOptions`]; response headers come back as [`QueryMeta`].
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::allocs::{AllocListStub, AllocStopResponse, Allocation};
+use crate::evals::Evaluation;
+use crate::jobs::{
+    Job, JobDeregisterResponse, JobListStub, JobRegisterRequest, JobRegisterResponse,
+    JobVersionsResponse, JobsParseRequest,
+};
+use crate::nodes::{Node, NodeListStub};
+use crate::{INDEX_HEADER, KNOWN_LEADER_HEADER, LAST_CONTACT_HEADER, TOKEN_HEADER};
+
+/// Failures talking to an agent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The agent answered with an error status; `body` is its message.
+    #[error("Unexpected response code: {status} ({body})")]
+    Status { status: u16, body: String },
+    /// The agent could not be reached.
+    #[error("{0}")]
+    Transport(String),
+    /// The agent's answer was not what the API promises.
+    #[error("invalid response from agent: {0}")]
+    Decode(String),
+    /// The address given is not usable.
+    #[error("invalid address {0:?}: expected http://host:port")]
+    Address(String),
+}
+
+impl Error {
+    /// The HTTP status, when the agent answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `http://127.0.0.1:4646` and the like.
+    pub address: String,
+    pub token: Option<String>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    /// Extra headers sent with every request (e.g. the node secret).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            address: "http://127.0.0.1:4646".to_string(),
+            token: None,
+            namespace: None,
+            region: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Parameters of a read: blocking (`index`, `wait`) and filtering.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    pub index: u64,
+    pub wait: Option<Duration>,
+    pub prefix: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+impl QueryOptions {
+    /// A blocking query that returns once the index passes `index`, or after `wait`.
+    pub fn blocking(index: u64, wait: Duration) -> Self {
+        QueryOptions { index, wait: Some(wait), ..Default::default() }
+    }
+
+    /// Adds a query parameter.
+    pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.params.push((key.to_string(), value.into()));
+        self
+    }
+}
+
+/// Headers of a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryMeta {
+    pub last_index: u64,
+    pub known_leader: bool,
+    pub last_contact: u64,
+}
+
+/// The `/v1` API client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        if !(config.address.starts_with("http://") || config.address.starts_with("https://")) {
+            return Err(Error::Address(config.address));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        let mut config = config;
+        while config.address.ends_with('/') {
+            config.address.pop();
+        }
+        Ok(Client { http, config })
+    }
+
+    /// The address this client talks to.
+    pub fn address(&self) -> &str {
+        &self.config.address
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{}", self.config.address, path));
+        if let Some(token) = &self.config.token {
+            req = req.header(TOKEN_HEADER, token);
+        }
+        for (k, v) in &self.config.headers {
+            req = req.header(k, v);
+        }
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        if let Some(ns) = &self.config.namespace {
+            params.push(("namespace", ns));
+        }
+        if let Some(region) = &self.config.region {
+            params.push(("region", region));
+        }
+        if !params.is_empty() {
+            req = req.query(&params);
+        }
+        req
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let resp = req.send().await.map_err(transport_error)?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Err(Error::Status { status: status.as_u16(), body: body.trim().to_string() })
+    }
+
+    /// A read, honouring blocking-query options; returns the body and the index headers.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        q: &QueryOptions,
+    ) -> Result<(T, QueryMeta), Error> {
+        let resp = self.get_raw(path, q).await?;
+        let meta = query_meta(&resp);
+        let bytes = resp.bytes().await.map_err(transport_error)?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))?;
+        Ok((value, meta))
+    }
+
+    /// A read whose body the caller consumes itself (streams, plain text).
+    pub async fn get_raw(&self, path: &str, q: &QueryOptions) -> Result<reqwest::Response, Error> {
+        let mut req = self.request(reqwest::Method::GET, path);
+        let mut params: Vec<(String, String)> = q.params.clone();
+        if q.index > 0 {
+            params.push(("index".into(), q.index.to_string()));
+        }
+        if let Some(wait) = q.wait {
+            params.push(("wait".into(), format!("{}ms", wait.as_millis())));
+        }
+        if let Some(prefix) = &q.prefix {
+            params.push(("prefix".into(), prefix.clone()));
+        }
+        if !params.is_empty() {
+            req = req.query(&params);
+        }
+        self.send(req).await
+    }
+
+    /// A write with a JSON body (`PUT`).
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.write(reqwest::Method::PUT, path, Some(body), &[]).await
+    }
+
+    /// A write with a JSON body (`POST`).
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.write(reqwest::Method::POST, path, Some(body), &[]).await
+    }
+
+    /// A `DELETE` with query parameters.
+    pub async fn delete<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<T, Error> {
+        self.write::<(), T>(reqwest::Method::DELETE, path, None, params).await
+    }
+
+    async fn write<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        params: &[(&str, &str)],
+    ) -> Result<T, Error> {
+        let mut req = self.request(method, path);
+        if !params.is_empty() {
+            req = req.query(params);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = self.send(req).await?;
+        let bytes = resp.bytes().await.map_err(transport_error)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    // Typed helpers for the endpoints the CLI and the client agent use.
+
+    pub async fn jobs(&self, q: &QueryOptions) -> Result<(Vec<JobListStub>, QueryMeta), Error> {
+        self.get("/v1/jobs", q).await
+    }
+
+    pub async fn job(&self, id: &str, q: &QueryOptions) -> Result<(Job, QueryMeta), Error> {
+        self.get(&format!("/v1/job/{}", escape(id)), q).await
+    }
+
+    pub async fn job_register(&self, job: &Job) -> Result<JobRegisterResponse, Error> {
+        let req = JobRegisterRequest { job: Some(job.clone()), ..Default::default() };
+        self.put("/v1/jobs", &req).await
+    }
+
+    pub async fn job_deregister(&self, id: &str, purge: bool) -> Result<JobDeregisterResponse, Error> {
+        let purge = if purge { "true" } else { "false" };
+        self.delete(&format!("/v1/job/{}", escape(id)), &[("purge", purge)]).await
+    }
+
+    pub async fn job_parse(&self, req: &JobsParseRequest) -> Result<Job, Error> {
+        self.post("/v1/jobs/parse", req).await
+    }
+
+    pub async fn job_allocations(
+        &self,
+        id: &str,
+        all: bool,
+        q: &QueryOptions,
+    ) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
+        let q = q.clone().param("all", if all { "true" } else { "false" });
+        self.get(&format!("/v1/job/{}/allocations", escape(id)), &q).await
+    }
+
+    pub async fn job_evaluations(&self, id: &str) -> Result<(Vec<Evaluation>, QueryMeta), Error> {
+        self.get(&format!("/v1/job/{}/evaluations", escape(id)), &QueryOptions::default()).await
+    }
+
+    pub async fn job_versions(&self, id: &str) -> Result<(JobVersionsResponse, QueryMeta), Error> {
+        self.get(&format!("/v1/job/{}/versions", escape(id)), &QueryOptions::default()).await
+    }
+
+    pub async fn allocations(&self, q: &QueryOptions) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
+        self.get("/v1/allocations", q).await
+    }
+
+    pub async fn allocation(&self, id: &str, q: &QueryOptions) -> Result<(Allocation, QueryMeta), Error> {
+        self.get(&format!("/v1/allocation/{}", escape(id)), q).await
+    }
+
+    pub async fn allocation_stop(&self, id: &str) -> Result<AllocStopResponse, Error> {
+        self.post(&format!("/v1/allocation/{}/stop", escape(id)), &serde_json::json!({})).await
+    }
+
+    pub async fn evaluations(&self, q: &QueryOptions) -> Result<(Vec<Evaluation>, QueryMeta), Error> {
+        self.get("/v1/evaluations", q).await
+    }
+
+    pub async fn evaluation(&self, id: &str, q: &QueryOptions) -> Result<(Evaluation, QueryMeta), Error> {
+        self.get(&format!("/v1/evaluation/{}", escape(id)), q).await
+    }
+
+    pub async fn nodes(&self, q: &QueryOptions) -> Result<(Vec<NodeListStub>, QueryMeta), Error> {
+        self.get("/v1/nodes", q).await
+    }
+
+    pub async fn node(&self, id: &str, q: &QueryOptions) -> Result<(Node, QueryMeta), Error> {
+        self.get(&format!("/v1/node/{}", escape(id)), q).await
+    }
+}
+
+/// Percent-encodes a path segment (job IDs may hold `/` and other reserved characters).
+pub fn escape(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn query_meta(resp: &reqwest::Response) -> QueryMeta {
+    let header = |name: &str| {
+        resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+    QueryMeta {
+        last_index: header(INDEX_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0),
+        known_leader: header(KNOWN_LEADER_HEADER).is_some_and(|v| v == "true"),
+        last_contact: header(LAST_CONTACT_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0),
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    Error::Transport(msg)
+}
