@@ -17,6 +17,7 @@ pub mod internal;
 pub mod jobs;
 pub mod nodes;
 mod nullable;
+pub mod time;
 
 pub use agent::*;
 pub use allocs::*;

@@ -1,1 +1,15 @@
-//! (being written)
+//! drover's state store. Every change arrives as a [`Command`] with the log index it was
+//! committed at; [`StateStore::apply`] is deterministic (timestamps and IDs travel inside the
+//! command), so the same log always yields the same state — the property a replicated log needs.
+//! Reads take a cheap copy-on-write [`Snapshot`]; blocking queries wait on table indexes.
+
+#![forbid(unsafe_code)]
+
+mod apply;
+mod command;
+mod store;
+mod tables;
+
+pub use command::Command;
+pub use store::{StateStore, Table};
+pub use tables::{Snapshot, Tables};

@@ -1,0 +1,40 @@
+//! The commands that change state. They are serialized into the log, so fields are only added,
+//! never repurposed.
+
+use drover_api::internal::AllocClientUpdate;
+use drover_api::{Allocation, Evaluation, Job, Node};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Command {
+    /// Registers a new job or a new version of one, with the evaluation it triggers.
+    JobRegister { job: Job, eval: Option<Evaluation>, now: i64 },
+    /// Stops a job (`purge` also deletes it and its allocations and evaluations).
+    JobDeregister {
+        namespace: String,
+        job_id: String,
+        purge: bool,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
+    /// Creates or updates evaluations.
+    EvalUpsert { evals: Vec<Evaluation> },
+    /// The result of scheduling one evaluation, as accepted by the plan applier.
+    ApplyPlan {
+        /// New allocations and in-place updates.
+        allocs: Vec<Allocation>,
+        /// Allocations stopped or marked lost by the plan.
+        stopped: Vec<Allocation>,
+        /// The processed evaluation and any it created.
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// A client registered (or re-registered) its node.
+    NodeRegister { node: Node, now: i64 },
+    /// A node's status changed (e.g. it missed its heartbeats), with the evaluations to run.
+    NodeStatus { node_id: String, status: String, evals: Vec<Evaluation>, now: i64 },
+    /// A client reported on its allocations, with the evaluations that triggers.
+    AllocClientUpdate { updates: Vec<AllocClientUpdate>, evals: Vec<Evaluation>, now: i64 },
+    /// Operator asked to stop allocations.
+    AllocStop { alloc_ids: Vec<String>, description: String, evals: Vec<Evaluation>, now: i64 },
+}

@@ -1,0 +1,121 @@
+//! The tables and their secondary indexes, plus the read-only [`Snapshot`] handed to readers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use drover_api::{Allocation, Evaluation, Job, Node};
+use serde::{Deserialize, Serialize};
+
+/// `(namespace, job id)`.
+pub type JobKey = (String, String);
+
+/// Number of old job versions kept for `job history`.
+pub const JOB_VERSIONS_KEPT: usize = 6;
+
+/// All state, at one index.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tables {
+    /// Index of the last applied command.
+    pub index: u64,
+    /// Index of the last change to each table (`Table as usize`).
+    pub table_index: [u64; 4],
+    pub jobs: BTreeMap<JobKey, Arc<Job>>,
+    /// Older versions of each job, newest first (the current version included).
+    pub job_versions: BTreeMap<JobKey, Vec<Arc<Job>>>,
+    pub allocs: HashMap<String, Arc<Allocation>>,
+    pub evals: HashMap<String, Arc<Evaluation>>,
+    pub nodes: BTreeMap<String, Arc<Node>>,
+    #[serde(skip)]
+    pub allocs_by_job: HashMap<JobKey, BTreeSet<String>>,
+    #[serde(skip)]
+    pub allocs_by_node: HashMap<String, BTreeSet<String>>,
+    #[serde(skip)]
+    pub evals_by_job: HashMap<JobKey, BTreeSet<String>>,
+}
+
+/// A consistent read-only view of state at one index.
+#[derive(Debug, Clone)]
+pub struct Snapshot(pub(crate) Arc<Tables>);
+
+impl std::ops::Deref for Snapshot {
+    type Target = Tables;
+    fn deref(&self) -> &Tables {
+        &self.0
+    }
+}
+
+impl Tables {
+    /// Rebuilds secondary indexes after loading tables from a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.allocs_by_job.clear();
+        self.allocs_by_node.clear();
+        self.evals_by_job.clear();
+        let allocs: Vec<Arc<Allocation>> = self.allocs.values().cloned().collect();
+        for alloc in allocs {
+            self.index_alloc(&alloc);
+        }
+        let evals: Vec<Arc<Evaluation>> = self.evals.values().cloned().collect();
+        for eval in evals {
+            self.evals_by_job
+                .entry((eval.namespace.clone(), eval.job_id.clone()))
+                .or_default()
+                .insert(eval.id.clone());
+        }
+    }
+
+    pub(crate) fn index_alloc(&mut self, alloc: &Allocation) {
+        self.allocs_by_job
+            .entry((alloc.namespace.clone(), alloc.job_id.clone()))
+            .or_default()
+            .insert(alloc.id.clone());
+        self.allocs_by_node.entry(alloc.node_id.clone()).or_default().insert(alloc.id.clone());
+    }
+
+    pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
+        self.jobs.get(&(namespace.to_string(), id.to_string()))
+    }
+
+    /// Allocations of a job, oldest first.
+    pub fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
+        let mut out: Vec<Arc<Allocation>> = self
+            .allocs_by_job
+            .get(&(namespace.to_string(), job_id.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.allocs.get(id).cloned())
+            .collect();
+        out.sort_by_key(|a| (a.create_index, a.id.clone()));
+        out
+    }
+
+    /// Allocations placed on a node.
+    pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_by_node
+            .get(node_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.allocs.get(id).cloned())
+            .collect()
+    }
+
+    /// Evaluations of a job, oldest first.
+    pub fn evals_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Evaluation>> {
+        let mut out: Vec<Arc<Evaluation>> = self
+            .evals_by_job
+            .get(&(namespace.to_string(), job_id.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.evals.get(id).cloned())
+            .collect();
+        out.sort_by_key(|e| (e.create_index, e.id.clone()));
+        out
+    }
+
+    /// Looks up by exact ID, or by a unique prefix.
+    pub fn alloc_by_prefix(&self, prefix: &str) -> Vec<Arc<Allocation>> {
+        if let Some(a) = self.allocs.get(prefix) {
+            return vec![a.clone()];
+        }
+        self.allocs.values().filter(|a| a.id.starts_with(prefix)).cloned().collect()
+    }
+}
