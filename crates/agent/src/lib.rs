@@ -3,7 +3,13 @@
 
 #![forbid(unsafe_code)]
 
+mod client_fs;
+pub mod config;
+mod run;
+
 use std::path::PathBuf;
+
+pub use run::run;
 
 /// Flags of `drover agent`, as parsed by the CLI.
 #[derive(Debug, Clone, Default)]
@@ -47,8 +53,3 @@ pub enum AgentError {
     Startup(String),
 }
 
-/// Runs the agent until it is told to stop.
-pub fn run(flags: AgentFlags) -> Result<(), AgentError> {
-    let _ = flags;
-    Err(AgentError::Startup("the agent is being assembled".to_string()))
-}

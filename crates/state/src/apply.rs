@@ -197,25 +197,11 @@ impl Tables {
         self.touch(Table::Jobs, index);
     }
 
+    /// Forgets a job and its versions. Its allocations and evaluations stay until they are
+    /// stopped and collected, so clients still learn that they must stop.
     fn purge_job(&mut self, key: &JobKey) {
         self.jobs.remove(key);
         self.job_versions.remove(key);
-        if let Some(ids) = self.allocs_by_job.remove(key) {
-            for id in ids {
-                if let Some(alloc) = self.allocs.remove(&id) {
-                    if let Some(set) = self.allocs_by_node.get_mut(&alloc.node_id) {
-                        set.remove(&id);
-                    }
-                }
-            }
-            self.touch(Table::Allocs, self.index);
-        }
-        if let Some(ids) = self.evals_by_job.remove(key) {
-            for id in ids {
-                self.evals.remove(&id);
-            }
-            self.touch(Table::Evals, self.index);
-        }
     }
 
     fn upsert_eval(&mut self, index: u64, eval: &Evaluation) {

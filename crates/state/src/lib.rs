@@ -11,5 +11,5 @@ mod store;
 mod tables;
 
 pub use command::Command;
-pub use store::{StateStore, Table};
+pub use store::{StateStore, Table, table_index as table_index_of};
 pub use tables::{Snapshot, Tables};

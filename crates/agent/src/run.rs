@@ -1,0 +1,200 @@
+//! Starting and stopping an agent: logging, data dir, server, HTTP listener, client, signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use drover_http::{AgentInfo, AppState, Upstream};
+use drover_server::{Server, ServerConfig};
+
+use crate::config::Config;
+use crate::{AgentError, AgentFlags};
+
+/// Runs the agent until SIGINT or SIGTERM.
+pub fn run(flags: AgentFlags) -> Result<(), AgentError> {
+    let config = Config::load(&flags)?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("drover")
+        .build()
+        .map_err(|e| AgentError::Startup(format!("starting the runtime: {e}")))?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = config.log_level.to_lowercase();
+        tracing_subscriber::EnvFilter::new(format!(
+            "warn,drover={level},drover_agent={level},drover_server={level},drover_client={level},drover_http={level},drover_drivers={level}"
+        ))
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log_json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// A data dir the agent made itself (`-dev` without `-data-dir`), removed on exit.
+struct TempDataDir(PathBuf);
+
+impl Drop for TempDataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn serve(config: Config) -> Result<(), AgentError> {
+    let (data_dir, temp_dir) = match &config.data_dir {
+        Some(dir) => (absolute(dir)?, None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("drover-dev-{}", uuid::Uuid::new_v4()));
+            (dir.clone(), Some(TempDataDir(dir)))
+        }
+    };
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| AgentError::Startup(format!("creating data dir {}: {e}", data_dir.display())))?;
+
+    let bind: SocketAddr = format!("{}:{}", config.bind_addr, config.http_port)
+        .parse()
+        .map_err(|_| AgentError::Config(format!("invalid bind_addr {:?}", config.bind_addr)))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| AgentError::Startup(format!("binding the HTTP API to {bind}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| AgentError::Startup(e.to_string()))?;
+    let advertise = config.advertise_http.clone().unwrap_or_else(|| {
+        let ip = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+        format!("{ip}:{}", local.port())
+    });
+
+    let server = if config.server_enabled {
+        let mut sc = ServerConfig::new(data_dir.clone());
+        sc.region = config.region.clone();
+        sc.datacenter = config.datacenter.clone();
+        sc.name = config.name.clone();
+        sc.http_addr = advertise.clone();
+        sc.heartbeat_grace = config.heartbeat_grace;
+        sc.min_heartbeat_ttl = config.min_heartbeat_ttl;
+        if let Some(n) = config.num_schedulers {
+            sc.num_schedulers = n;
+        }
+        Some(Server::start(sc).await.map_err(|e| AgentError::Startup(e.to_string()))?)
+    } else {
+        None
+    };
+
+    let servers: Vec<String> = if config.servers.is_empty() {
+        vec![format!("http://{advertise}")]
+    } else {
+        config.servers.iter().map(|s| normalize_server(s)).collect()
+    };
+
+    // The client learns its node ID before the HTTP API starts, so start it after binding but
+    // let the API serve right away: the client registers through it.
+    let client_slot: Arc<std::sync::OnceLock<drover_client::ClientHandle>> = Arc::default();
+    let info = AgentInfo {
+        name: config.name.clone(),
+        region: config.region.clone(),
+        datacenter: config.datacenter.clone(),
+        http_addr: advertise.clone(),
+        config: agent_self_config(&config, &data_dir),
+    };
+    let client_fs: Option<Arc<dyn drover_http::ClientFs>> = config
+        .client_enabled
+        .then(|| Arc::new(crate::client_fs::LocalClient::new(client_slot.clone())) as Arc<dyn drover_http::ClientFs>);
+    let upstream = (!config.server_enabled).then(|| Upstream {
+        http: reqwest::Client::new(),
+        servers: servers.clone(),
+    });
+    let app = drover_http::router(AppState { server: server.clone(), client: client_fs, agent: Arc::new(info), upstream });
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let mut http_stopped_rx = http_stopped.clone();
+    let http = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = http_stopped_rx.wait_for(|v| *v).await;
+        };
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    });
+    drop(http_stopped);
+    tracing::info!(addr = %local, server = config.server_enabled, client = config.client_enabled, "agent started");
+
+    if config.client_enabled {
+        let cc = drover_client::ClientConfig {
+            data_dir: data_dir.clone(),
+            servers: servers.clone(),
+            node_name: config.name.clone(),
+            datacenter: config.datacenter.clone(),
+            region: config.region.clone(),
+            node_class: config.node_class.clone(),
+            node_pool: config.node_pool.clone(),
+            meta: config.meta.clone(),
+            http_addr: advertise.clone(),
+            network_ip: advertise.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
+            min_dynamic_port: config.min_dynamic_port,
+            max_dynamic_port: config.max_dynamic_port,
+            raw_exec_enabled: config.raw_exec_enabled,
+        };
+        let handle = drover_client::start(cc).await.map_err(|e| AgentError::Startup(e.to_string()))?;
+        let _ = client_slot.set(handle);
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_http.send(true);
+    if let Some(server) = &server {
+        server.shutdown();
+    }
+    // Tasks outlive the agent unless their data dir is about to be deleted.
+    if let Some(client) = Arc::into_inner(client_slot).and_then(|c| c.into_inner()) {
+        client.shutdown(temp_dir.is_some()).await;
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http).await;
+    drop(temp_dir);
+    Ok(())
+}
+
+fn normalize_server(s: &str) -> String {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        s.trim_end_matches('/').to_string()
+    } else if s.contains(':') {
+        format!("http://{s}")
+    } else {
+        format!("http://{s}:4646")
+    }
+}
+
+fn absolute(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(dir))
+        .map_err(|e| AgentError::Startup(format!("resolving data dir: {e}")))
+}
+
+fn agent_self_config(config: &Config, data_dir: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "Region": config.region,
+        "Datacenter": config.datacenter,
+        "NodeName": config.name,
+        "DataDir": data_dir,
+        "BindAddr": config.bind_addr,
+        "Ports": { "HTTP": config.http_port },
+        "Server": { "Enabled": config.server_enabled, "BootstrapExpect": config.bootstrap_expect },
+        "Client": { "Enabled": config.client_enabled, "Servers": config.servers },
+        "ACL": { "Enabled": config.acl_enabled },
+        "LogLevel": config.log_level,
+        "DevMode": config.dev,
+        "Version": { "Version": drover_api::VERSION },
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

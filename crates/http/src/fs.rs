@@ -1,0 +1,121 @@
+//! `/v1/client/fs/{logs,ls,cat}/:alloc`: files of allocations run by this agent's client.
+//! Allocations on another node are fetched from that node's agent.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use futures_util::StreamExt;
+
+use crate::query::Params;
+use crate::{ApiError, AppState, LogKind, LogOrigin, forward};
+
+/// Finds the directory of a local allocation, or answers by asking the node that runs it.
+enum Located {
+    Local(std::path::PathBuf),
+    Remote(Response),
+}
+
+async fn locate(state: &AppState, alloc_id: &str, uri: &axum::http::Uri) -> Result<Located, ApiError> {
+    if let Some(dir) = state.client.as_ref().and_then(|c| c.alloc_dir(alloc_id)) {
+        return Ok(Located::Local(dir));
+    }
+    let Some(server) = &state.server else {
+        return Err(ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")));
+    };
+    let snap = server.state().snapshot();
+    let alloc =
+        snap.allocs.get(alloc_id).ok_or_else(|| ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")))?;
+    let node = snap
+        .nodes
+        .get(&alloc.node_id)
+        .ok_or_else(|| ApiError::not_found(format!("node {} of the allocation is unknown", alloc.node_id)))?;
+    if state.client.as_ref().is_some_and(|c| c.node_id() == node.id) {
+        return Err(ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")));
+    }
+    let response = forward::to_agent(&node.http_addr, uri).await?;
+    Ok(Located::Remote(response))
+}
+
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(alloc_id): Path<String>,
+    params: Params,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let dir = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir) => dir,
+        Located::Remote(response) => return Ok(response),
+    };
+    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
+    let task = params.get("task").filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("must include task name"))?;
+    let kind = match params.get("type").unwrap_or("stdout") {
+        "stdout" => LogKind::Stdout,
+        "stderr" => LogKind::Stderr,
+        other => return Err(ApiError::bad_request(format!("invalid log type {other:?}: use stdout or stderr"))),
+    };
+    let origin = match params.get("origin").unwrap_or("start") {
+        "start" => LogOrigin::Start,
+        "end" => LogOrigin::End,
+        other => return Err(ApiError::bad_request(format!("invalid origin {other:?}: use start or end"))),
+    };
+    let offset = match params.get("offset") {
+        Some(v) => v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid offset {v:?}")))?,
+        None => 0,
+    };
+    if offset < 0 {
+        return Err(ApiError::bad_request("offset must not be negative"));
+    }
+    let follow = params.flag("follow");
+    let plain = params.flag("plain");
+    let stream = client.logs(dir, task.to_string(), kind, origin, offset, follow);
+    let body = if plain {
+        Body::from_stream(stream.map(|r| r.map(|(_, _, data)| data).map_err(std::io::Error::other)))
+    } else {
+        Body::from_stream(stream.map(|r| {
+            r.map(|(file, offset, data)| {
+                let frame = drover_api::fs::StreamFrame {
+                    offset: offset + data.len() as i64,
+                    data: base64::engine::general_purpose::STANDARD.encode(&data),
+                    file,
+                    file_event: String::new(),
+                };
+                bytes::Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())
+            })
+            .map_err(std::io::Error::other)
+        }))
+    };
+    let content_type = if plain { "text/plain; charset=utf-8" } else { "application/json" };
+    Ok(([("content-type", content_type)], body).into_response())
+}
+
+pub async fn ls(
+    State(state): State<AppState>,
+    Path(alloc_id): Path<String>,
+    params: Params,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let dir = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir) => dir,
+        Located::Remote(response) => return Ok(response),
+    };
+    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
+    let entries = client.ls(&dir, params.get("path").unwrap_or("/"))?;
+    Ok(axum::Json(entries).into_response())
+}
+
+pub async fn cat(
+    State(state): State<AppState>,
+    Path(alloc_id): Path<String>,
+    params: Params,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let dir = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir) => dir,
+        Located::Remote(response) => return Ok(response),
+    };
+    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
+    let path = params.get("path").ok_or_else(|| ApiError::bad_request("must provide a file path"))?;
+    let bytes = client.cat(dir, path.to_string()).await?;
+    Ok(([("content-type", "application/octet-stream")], bytes).into_response())
+}

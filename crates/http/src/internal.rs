@@ -1,0 +1,75 @@
+//! `/v1/internal/*`: how client agents talk to servers. Every call but registration must
+//! carry the node's secret.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use drover_api::internal::{AllocUpdateRequest, NodeAllocationsResponse, NodeRegisterRequest};
+
+use crate::query::{Params, json_with_index, server};
+use crate::{ApiError, AppState};
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(drover_api::NODE_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::forbidden("Permission denied: missing node secret"))
+}
+
+pub async fn node_register(
+    State(state): State<AppState>,
+    body: Body<NodeRegisterRequest>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let response = server(&state)?.node_register(request.node).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}
+
+pub async fn node_heartbeat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let secret = node_secret(&headers)?;
+    let response = server(&state)?.node_heartbeat(&id, &secret).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}
+
+/// The node's allocations with their jobs; blocks until the server changes one of them past
+/// `index` (client status reports do not wake it: the client already knows them).
+pub async fn node_allocations(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let secret = node_secret(&headers)?;
+    let server = server(&state)?;
+    server.authenticate_node(&id, &secret)?;
+    let node_index = |t: &drover_state::Tables| {
+        t.allocs_by_node(&id).iter().map(|a| a.alloc_modify_index).max().unwrap_or(0)
+    };
+    let snap = server.state().block(params.index, params.wait, node_index).await;
+    let mut allocs: Vec<_> = snap.allocs_by_node(&id).iter().map(|a| (**a).clone()).collect();
+    allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
+    let index = node_index(&snap).max(1);
+    Ok(json_with_index(&NodeAllocationsResponse { allocs, index }, index))
+}
+
+pub async fn alloc_update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body<AllocUpdateRequest>,
+) -> Result<Response, ApiError> {
+    let secret = node_secret(&headers)?;
+    let Json(request) = body?;
+    let response = server(&state)?.alloc_client_update(request, &secret).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}

@@ -1,0 +1,184 @@
+//! `/v1/jobs`, `/v1/jobs/parse` and `/v1/job/:id/…`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use drover_api::{
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING,
+    ALLOC_CLIENT_RUNNING, JobRegisterRequest, JobSummary, JobVersionsResponse, JobsParseRequest,
+    TaskGroupSummary,
+};
+use drover_state::{Tables, Table};
+
+use crate::query::{Params, blocking, json_with_index, server, table_index};
+use crate::{ApiError, AppState};
+
+const JOB_TABLES: &[Table] = &[Table::Jobs, Table::Allocs];
+
+pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, JOB_TABLES, &params).await;
+    let stubs: Vec<_> = snap
+        .jobs
+        .values()
+        .filter(|j| j.namespace == params.namespace || params.namespace == "*")
+        .filter(|j| j.id.starts_with(&params.prefix))
+        .map(|j| j.stub(Some(summary_of(&snap, &j.namespace, &j.id))))
+        .collect();
+    Ok(json_with_index(&stubs, table_index(&snap, JOB_TABLES)))
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    body: Result<Json<JobRegisterRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let server = server(&state)?;
+    let response = server.job_register(request).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}
+
+pub async fn register_at(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<JobRegisterRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    match &request.job {
+        Some(job) if job.id != id => {
+            return Err(ApiError::bad_request("Job ID does not match request path"));
+        }
+        None => return Err(ApiError::bad_request("Job must be specified")),
+        _ => {}
+    }
+    let response = server(&state)?.job_register(request).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}
+
+pub async fn parse(
+    body: Result<Json<JobsParseRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let vars = drover_jobspec::VariableValues::from_api_string(&request.variables)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut job = drover_jobspec::parse(&request.job_hcl, "input.hcl", &vars)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if request.canonicalize {
+        job.canonicalize();
+    }
+    Ok(json_with_index(&job, 0))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, &[Table::Jobs], &params).await;
+    let job = snap.job(&params.namespace, &id).ok_or_else(|| ApiError::not_found("job not found"))?;
+    Ok(json_with_index(&**job, table_index(&snap, &[Table::Jobs])))
+}
+
+pub async fn deregister(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let response = server(&state)?.job_deregister(&params.namespace, &id, params.flag("purge")).await?;
+    let index = response.index;
+    Ok(json_with_index(&response, index))
+}
+
+pub async fn allocations(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, &[Table::Allocs], &params).await;
+    let all = params.flag("all");
+    let current = snap.job(&params.namespace, &id).map(|j| j.create_index);
+    let stubs: Vec<_> = snap
+        .allocs_by_job(&params.namespace, &id)
+        .iter()
+        // Without `all`, allocations of an earlier job with the same ID are hidden.
+        .filter(|a| all || current.is_none_or(|ci| a.job.as_ref().is_none_or(|j| j.create_index == ci)))
+        .map(|a| a.stub())
+        .collect();
+    Ok(json_with_index(&stubs, table_index(&snap, &[Table::Allocs])))
+}
+
+pub async fn evaluations(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, &[Table::Evals], &params).await;
+    let evals: Vec<_> =
+        snap.evals_by_job(&params.namespace, &id).iter().map(|e| (**e).clone()).collect();
+    Ok(json_with_index(&evals, table_index(&snap, &[Table::Evals])))
+}
+
+pub async fn versions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, &[Table::Jobs], &params).await;
+    let versions = snap
+        .job_versions
+        .get(&(params.namespace.clone(), id))
+        .ok_or_else(|| ApiError::not_found("job not found"))?;
+    let index = table_index(&snap, &[Table::Jobs]);
+    let body = JobVersionsResponse { versions: versions.iter().map(|j| (**j).clone()).collect(), index };
+    Ok(json_with_index(&body, index))
+}
+
+pub async fn summary(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let server = server(&state)?;
+    let snap = blocking(server, JOB_TABLES, &params).await;
+    if snap.job(&params.namespace, &id).is_none() {
+        return Err(ApiError::not_found("job not found"));
+    }
+    Ok(json_with_index(&summary_of(&snap, &params.namespace, &id), table_index(&snap, JOB_TABLES)))
+}
+
+/// Allocation counts per group, derived from the allocations themselves.
+fn summary_of(snap: &Tables, namespace: &str, job_id: &str) -> JobSummary {
+    let mut groups: BTreeMap<String, TaskGroupSummary> = BTreeMap::new();
+    let job = snap.job(namespace, job_id);
+    if let Some(job) = job {
+        for g in &job.task_groups {
+            groups.entry(g.name.clone()).or_default();
+        }
+    }
+    for alloc in snap.allocs_by_job(namespace, job_id) {
+        let entry = groups.entry(alloc.task_group.clone()).or_default();
+        match alloc.client_status.as_str() {
+            ALLOC_CLIENT_RUNNING => entry.running += 1,
+            ALLOC_CLIENT_PENDING => entry.starting += 1,
+            ALLOC_CLIENT_COMPLETE => entry.complete += 1,
+            ALLOC_CLIENT_FAILED => entry.failed += 1,
+            ALLOC_CLIENT_LOST => entry.lost += 1,
+            _ => entry.unknown += 1,
+        }
+    }
+    JobSummary {
+        job_id: job_id.to_string(),
+        namespace: namespace.to_string(),
+        summary: groups,
+        create_index: job.map(|j| j.create_index).unwrap_or(0),
+        modify_index: snap.index,
+    }
+}

@@ -1,0 +1,170 @@
+//! Query parameters shared by reads (`index`, `wait`, `prefix`, `namespace`) and the JSON
+//! responses that carry Nomad's index headers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use drover_server::Server;
+use drover_state::{Snapshot, Table};
+use serde::Serialize;
+
+use crate::{ApiError, AppState};
+
+/// Longest a blocking query waits (Nomad's limit).
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Parsed query string.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    pub index: u64,
+    pub wait: Duration,
+    pub prefix: String,
+    pub namespace: String,
+    pub raw: HashMap<String, String>,
+}
+
+impl Params {
+    pub fn flag(&self, key: &str) -> bool {
+        self.raw.get(key).is_some_and(|v| v.is_empty() || v == "true" || v == "1")
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw: HashMap<String, String> = parts
+            .uri
+            .query()
+            .map(|q| {
+                q.split('&')
+                    .filter(|kv| !kv.is_empty())
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                        (decode(k), decode(v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let index = match raw.get("index") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("Invalid index: {v:?}")))?,
+            None => 0,
+        };
+        let wait = match raw.get("wait") {
+            Some(v) => parse_wait(v)?,
+            None => MAX_WAIT,
+        };
+        Ok(Params {
+            index,
+            wait: wait.min(MAX_WAIT),
+            prefix: raw.get("prefix").cloned().unwrap_or_default(),
+            namespace: raw
+                .get("namespace")
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| drover_api::DEFAULT_NAMESPACE.to_string()),
+            raw,
+        })
+    }
+}
+
+fn parse_wait(v: &str) -> Result<Duration, ApiError> {
+    let ns = if v.chars().all(|c| c.is_ascii_digit()) {
+        v.parse::<i64>().map(|n| n * 1_000_000).map_err(|e| e.to_string())
+    } else {
+        drover_api::duration::parse(v).map_err(|e| e.to_string())
+    };
+    match ns {
+        Ok(ns) if ns >= 0 => Ok(Duration::from_nanos(ns as u64)),
+        Ok(_) => Err(ApiError::bad_request("Invalid wait time: must not be negative")),
+        Err(e) => Err(ApiError::bad_request(format!("Invalid wait time: {e}"))),
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The server, or 501 on an agent that runs none (such requests are forwarded before here).
+pub fn server(state: &AppState) -> Result<&Arc<Server>, ApiError> {
+    state
+        .server
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("this agent runs no server and knows none"))
+}
+
+/// Waits as the query asks on `tables`, then returns the snapshot to answer from.
+pub async fn blocking(server: &Server, tables: &[Table], params: &Params) -> Snapshot {
+    server.state().block_on_tables(tables, params.index, params.wait).await
+}
+
+/// The index to report for `tables`.
+pub fn table_index(snapshot: &Snapshot, tables: &[Table]) -> u64 {
+    drover_state::table_index_of(snapshot, tables)
+}
+
+/// A JSON answer with `X-Nomad-Index`, `X-Nomad-KnownLeader` and `X-Nomad-LastContact`.
+pub fn json_with_index<T: Serialize>(value: &T, index: u64) -> Response {
+    let body = match serde_json::to_vec(value) {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(format!("encoding response: {e}")).into_response(),
+    };
+    (
+        [
+            ("content-type", "application/json".to_string()),
+            (drover_api::INDEX_HEADER, index.max(1).to_string()),
+            (drover_api::KNOWN_LEADER_HEADER, "true".to_string()),
+            (drover_api::LAST_CONTACT_HEADER, "0".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_and_plus() {
+        assert_eq!(decode("a%2Fb+c"), "a/b c");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn wait_accepts_go_durations_and_millis() {
+        assert_eq!(parse_wait("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_wait("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_wait("soon").is_err());
+    }
+}

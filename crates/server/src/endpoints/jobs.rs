@@ -1,0 +1,121 @@
+//! Job register and deregister.
+
+use drover_api::evals::trigger;
+use drover_api::{JobDeregisterResponse, JobRegisterRequest, JobRegisterResponse};
+use drover_state::Command;
+
+use super::new_eval;
+use crate::{Server, ServerError};
+
+impl Server {
+    /// `PUT /v1/jobs`: canonicalize, validate, store a new version and evaluate it.
+    pub async fn job_register(
+        &self,
+        request: JobRegisterRequest,
+    ) -> Result<JobRegisterResponse, ServerError> {
+        let mut job = request
+            .job
+            .ok_or_else(|| ServerError::BadRequest("Job must be specified".into()))?;
+        job.canonicalize();
+        if job.region != self.config.region {
+            return Err(ServerError::BadRequest(format!(
+                "job region {:?} is not this server's region {:?}",
+                job.region, self.config.region
+            )));
+        }
+        if job.namespace != drover_api::DEFAULT_NAMESPACE {
+            return Err(ServerError::BadRequest(format!(
+                "namespace {:?} does not exist (only \"default\" is available)",
+                job.namespace
+            )));
+        }
+        let errors = job.validate();
+        if !errors.is_empty() {
+            return Err(ServerError::BadRequest(format!(
+                "{} error(s) occurred:\n\n{}",
+                errors.len(),
+                errors.iter().map(|e| format!("* {e}")).collect::<Vec<_>>().join("\n")
+            )));
+        }
+        let snapshot = self.state().snapshot();
+        let existing = snapshot.job(&job.namespace, &job.id);
+        if request.enforce_index {
+            let current = existing.map(|j| j.job_modify_index).unwrap_or(0);
+            if current != request.job_modify_index {
+                return Err(ServerError::BadRequest(format!(
+                    "Enforcing job modify index {}: job exists with conflicting job modify index: {current}",
+                    request.job_modify_index
+                )));
+            }
+        }
+        // Status and bookkeeping are the server's, not the submitter's.
+        job.stop = false;
+        job.status = String::new();
+        job.stable = false;
+        let now = drover_api::time::now_unix_nano();
+        let eval = new_eval(
+            &job.namespace,
+            &job.id,
+            job.priority,
+            &job.r#type,
+            trigger::JOB_REGISTER,
+            now,
+        );
+        self.broker.forget_blocked(&job.namespace, &job.id);
+        let (namespace, id) = (job.namespace.clone(), job.id.clone());
+        let index =
+            self.log.apply(Command::JobRegister { job, eval: Some(eval.clone()), now }).await?;
+        self.broker.enqueue(eval.clone());
+        let job_modify_index = self
+            .state()
+            .snapshot()
+            .job(&namespace, &id)
+            .map(|j| j.job_modify_index)
+            .unwrap_or(index);
+        Ok(JobRegisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index,
+            warnings: String::new(),
+            index,
+            last_contact: 0,
+            known_leader: true,
+        })
+    }
+
+    /// `DELETE /v1/job/:id`: stop the job (and with `purge` forget it).
+    pub async fn job_deregister(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        purge: bool,
+    ) -> Result<JobDeregisterResponse, ServerError> {
+        let snapshot = self.state().snapshot();
+        let job = snapshot
+            .job(namespace, job_id)
+            .ok_or_else(|| ServerError::NotFound("job not found".into()))?;
+        let now = drover_api::time::now_unix_nano();
+        let eval =
+            new_eval(namespace, job_id, job.priority, &job.r#type, trigger::JOB_DEREGISTER, now);
+        self.broker.forget_blocked(namespace, job_id);
+        // A purged job's allocations stay until its evaluation has stopped them on their
+        // clients; only the job and its versions go now.
+        let index = self
+            .log
+            .apply(Command::JobDeregister {
+                namespace: namespace.to_string(),
+                job_id: job_id.to_string(),
+                purge,
+                eval: Some(eval.clone()),
+                now,
+            })
+            .await?;
+        self.broker.enqueue(eval.clone());
+        Ok(JobDeregisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index: index,
+            index,
+        })
+    }
+}

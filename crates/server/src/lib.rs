@@ -1,0 +1,131 @@
+//! drover's server: admission and endpoint logic, the evaluation broker, scheduling workers,
+//! the plan applier and node heartbeats. Every change goes through the log as a
+//! [`drover_state::Command`]; the HTTP layer calls the methods of [`Server`].
+
+#![forbid(unsafe_code)]
+
+mod broker;
+mod endpoints;
+mod error;
+mod heartbeat;
+mod plan_apply;
+mod view;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_raft::Log;
+use drover_state::StateStore;
+use tokio::sync::watch;
+
+pub use error::ServerError;
+
+use crate::broker::EvalBroker;
+use crate::heartbeat::Heartbeats;
+use crate::plan_apply::PlanQueue;
+
+/// Server settings (the agent's `server {}` block and globals).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub datacenter: String,
+    pub name: String,
+    /// Address other agents reach this server's HTTP API at (`127.0.0.1:4646`).
+    pub http_addr: String,
+    /// Scheduling workers; defaults to the number of cores.
+    pub num_schedulers: usize,
+    /// Shortest heartbeat TTL handed to clients.
+    pub min_heartbeat_ttl: Duration,
+    /// Extra time past the TTL before a node is marked down.
+    pub heartbeat_grace: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            region: drover_api::DEFAULT_REGION.to_string(),
+            datacenter: "dc1".to_string(),
+            name: "drover".to_string(),
+            http_addr: "127.0.0.1:4646".to_string(),
+            num_schedulers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            min_heartbeat_ttl: Duration::from_secs(10),
+            heartbeat_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    config: ServerConfig,
+    log: Log,
+    broker: Arc<EvalBroker>,
+    plans: PlanQueue,
+    heartbeats: Arc<Heartbeats>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Opens the state in `<data_dir>/server/`, restores pending work and starts the workers,
+    /// the plan applier and the heartbeat timers.
+    pub async fn start(config: ServerConfig) -> Result<Arc<Server>, ServerError> {
+        let dir = config.data_dir.join("server");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
+        let log = Log::open(&dir.join("state.db"))
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let (shutdown, _) = watch::channel(false);
+        let broker = Arc::new(EvalBroker::default());
+        let plans = plan_apply::start(log.clone(), shutdown.subscribe());
+        let heartbeats = Arc::new(Heartbeats::new(config.min_heartbeat_ttl, config.heartbeat_grace));
+        let server = Arc::new(Server { config, log, broker, plans, heartbeats, shutdown });
+        server.restore();
+        for id in 0..server.config.num_schedulers.max(1) {
+            tokio::spawn(worker::run(server.clone(), id));
+        }
+        tokio::spawn(heartbeat::reap(server.clone()));
+        Ok(server)
+    }
+
+    /// The state store (for reads).
+    pub fn state(&self) -> &Arc<StateStore> {
+        self.log.state()
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Stops workers and timers; committed state stays on disk.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        self.broker.close();
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Re-queues pending and blocked evaluations and restarts heartbeat timers after a restart.
+    fn restore(&self) {
+        let snap = self.state().snapshot();
+        let mut evals: Vec<_> = snap.evals.values().filter(|e| !e.terminal()).cloned().collect();
+        evals.sort_by_key(|e| e.create_index);
+        for eval in evals {
+            self.broker.enqueue((*eval).clone());
+        }
+        for node in snap.nodes.values() {
+            if node.status != drover_api::NODE_STATUS_DOWN {
+                self.heartbeats.reset(&node.id, self.heartbeats.ttl(snap.nodes.len()));
+            }
+        }
+    }
+}
+
+/// A fresh random ID.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

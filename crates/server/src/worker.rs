@@ -1,0 +1,44 @@
+//! Scheduling workers: take an evaluation from the broker, run the scheduler on a snapshot,
+//! hand the plan to the plan applier, then release the evaluation.
+
+use std::sync::Arc;
+
+use drover_scheduler::SchedulerContext;
+
+use crate::Server;
+use crate::view::View;
+
+pub(crate) async fn run(server: Arc<Server>, id: usize) {
+    while let Some(eval) = server.broker.dequeue().await {
+        let snapshot = server.state().snapshot();
+        let ctx = SchedulerContext {
+            now_unix_nano: drover_api::time::now_unix_nano(),
+            seed: rand::random(),
+        };
+        let input = eval.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            drover_scheduler::process(&input, &View(snapshot), &ctx)
+        })
+        .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(worker = id, eval = %eval.id, error = %e, "scheduler failed");
+                server.broker.ack(&eval);
+                continue;
+            }
+        };
+        match server.plans.submit(outcome).await {
+            Ok(new_evals) => {
+                server.broker.ack(&eval);
+                for e in new_evals {
+                    server.broker.enqueue(e);
+                }
+            }
+            Err(e) => {
+                tracing::error!(worker = id, eval = %eval.id, error = %e, "applying plan failed");
+                server.broker.ack(&eval);
+            }
+        }
+    }
+}
