@@ -1,1 +1,32 @@
-//! (being written)
+//! drover's client agent: it registers its node with fingerprinted attributes, heartbeats,
+//! receives its allocations by blocking query and runs them through alloc and task runners
+//! (task hooks, then a driver). It keeps its state under the data dir so that a restarted agent
+//! re-attaches to running tasks instead of killing or duplicating them.
+//!
+//! The client talks to servers only through the internal HTTP endpoints of `drover_api`.
+
+#![forbid(unsafe_code)]
+
+mod agent;
+mod alloc_dir;
+mod alloc_runner;
+mod config;
+mod error;
+mod fingerprint;
+pub mod fs;
+mod hooks;
+mod heartbeat;
+mod interpolate;
+mod persist;
+mod restarts;
+mod rpc;
+mod task_env;
+mod task_runner;
+mod task_state;
+mod updater;
+mod watcher;
+
+pub use agent::{ClientHandle, start};
+pub use config::ClientConfig;
+pub use error::ClientError;
+pub use fs::FsError;

@@ -1,0 +1,114 @@
+//! The command tree (`drover <group> <command>`), the options shared by every command that talks
+//! to an agent (`-address`, `-token`, `-namespace`, `-region` and their `NOMAD_*` variables), and
+//! dispatch.
+
+pub mod agent;
+pub mod alloc;
+pub mod job;
+pub mod node;
+pub mod server;
+pub mod status;
+
+use clap::{Args, Parser, Subcommand};
+use drover_api::{Client, ClientConfig};
+
+use crate::error::{CliError, CmdResult, Doing, Outcome};
+
+/// drover: run and watch workloads with Nomad's API and jobspecs.
+#[derive(Debug, Parser)]
+#[command(name = "drover", disable_version_flag = true, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a drover agent (server, client, or both).
+    Agent(agent::AgentArgs),
+    /// Interact with jobs.
+    Job {
+        #[command(subcommand)]
+        command: job::JobCommand,
+    },
+    /// Interact with allocations.
+    Alloc {
+        #[command(subcommand)]
+        command: alloc::AllocCommand,
+    },
+    /// Interact with client nodes.
+    Node {
+        #[command(subcommand)]
+        command: node::NodeCommand,
+    },
+    /// Interact with servers.
+    Server {
+        #[command(subcommand)]
+        command: server::ServerCommand,
+    },
+    /// Display the status of jobs, or of the job, allocation or node an ID names.
+    Status(status::StatusArgs),
+    /// Print the drover version.
+    Version,
+}
+
+/// How to reach an agent: flags override the `NOMAD_*` environment.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Address of the agent's HTTP API.
+    #[arg(long, env = "NOMAD_ADDR", default_value = "http://127.0.0.1:4646", value_name = "ADDR")]
+    pub address: String,
+    /// ACL token sent as X-Nomad-Token.
+    #[arg(long, env = "NOMAD_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Namespace of the jobs and allocations acted on.
+    #[arg(long, env = "NOMAD_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Region to forward the request to.
+    #[arg(long, env = "NOMAD_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl ApiArgs {
+    /// A client for the agent these options name.
+    pub fn client(&self) -> Result<Client, CliError> {
+        let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        Client::new(ClientConfig {
+            address: self.address.clone(),
+            token: non_empty(&self.token),
+            namespace: non_empty(&self.namespace),
+            region: non_empty(&self.region),
+            headers: Vec::new(),
+        })
+        .doing("initializing client")
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> CmdResult {
+    match cli.command {
+        Command::Agent(args) => agent::run(&args),
+        Command::Version => {
+            println!("drover v{}", drover_api::VERSION);
+            Ok(Outcome::Success)
+        }
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .doing("starting the async runtime")?;
+            runtime.block_on(run_api_command(command))
+        }
+    }
+}
+
+async fn run_api_command(command: Command) -> CmdResult {
+    match command {
+        Command::Job { command } => job::run(command).await,
+        Command::Alloc { command } => alloc::run(command).await,
+        Command::Node { command } => node::run(command).await,
+        Command::Server { command } => server::run(command).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Agent(_) | Command::Version => Ok(Outcome::Success),
+    }
+}

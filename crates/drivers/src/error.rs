@@ -1,0 +1,59 @@
+//! The error type of every driver.
+
+use std::path::PathBuf;
+
+/// What can go wrong starting, recovering or stopping a task.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The driver was not enabled in the agent's configuration.
+    #[error("driver {0:?} is disabled on this node; enable it in the client configuration")]
+    Disabled(&'static str),
+    /// The task's `config` block is missing a key or has one of the wrong type.
+    #[error("invalid task config: {0}")]
+    InvalidConfig(String),
+    /// `user` names no account on this host, or cannot be switched to.
+    #[error("cannot run task as user {user:?}: {reason}")]
+    User { user: String, reason: String },
+    /// Creating log FIFOs, opening files or spawning the process failed.
+    #[error("{what} {path:?}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process could not be started.
+    #[error("failed to start command {command:?}: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Sending a signal failed for a reason other than the process being gone.
+    #[error("failed to send {signal} to process group {pgid}: {source}")]
+    Signal {
+        signal: String,
+        pgid: i32,
+        #[source]
+        source: nix::Error,
+    },
+    /// A signal name that is not known.
+    #[error("unknown signal {0:?} (use a name such as SIGINT or SIGTERM)")]
+    UnknownSignal(String),
+    /// A handle state from another driver or one that cannot describe a live task.
+    #[error("cannot recover task: {0}")]
+    InvalidState(String),
+    /// The task recorded in a handle state is no longer running.
+    #[error("task process {pid} is no longer running")]
+    NotRunning { pid: i32 },
+}
+
+impl DriverError {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DriverError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}
