@@ -589,12 +589,10 @@ impl RestartPolicy {
     }
 
     fn validate(&self, what: &str, errors: &mut Vec<String>) {
-        if let Some(mode) = &self.mode {
-            if mode != "fail" && mode != "delay" {
-                errors.push(format!(
-                    "{what}: restart mode {mode:?} is not valid (use \"fail\" or \"delay\")"
-                ));
-            }
+        if let Some(mode) = self.mode.as_ref().filter(|m| *m != "fail" && *m != "delay") {
+            errors.push(format!(
+                "{what}: restart mode {mode:?} is not valid (use \"fail\" or \"delay\")"
+            ));
         }
         if self.attempts.unwrap_or(0) < 0 {
             errors.push(format!("{what}: restart attempts must not be negative"));

@@ -65,7 +65,9 @@ pub async fn parse(
     let Json(request) = body?;
     let vars = drover_jobspec::VariableValues::from_api_string(&request.variables)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut job = drover_jobspec::parse(&request.job_hcl, "input.hcl", &vars)
+    // No filesystem access for API callers: `file()` would read the server's files.
+    let options = drover_jobspec::ParseOptions::no_filesystem();
+    let mut job = drover_jobspec::parse_with(&request.job_hcl, "job.hcl", &vars, &options)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if request.canonicalize {
         job.canonicalize();

@@ -22,7 +22,11 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -82,14 +86,22 @@ impl<'a> SourceMap<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceMap { file, text, line_starts }
+        SourceMap {
+            file,
+            text,
+            line_starts,
+        }
     }
 
     /// Line and column (both 1-based, column in characters) of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         let column = self
             .text
             .get(start..offset)
@@ -101,7 +113,12 @@ impl<'a> SourceMap<'a> {
     /// A diagnostic at the start of `span` (or at 1:1 when the span is unknown).
     pub fn diag(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
         let (line, column) = self.position(span.map_or(0, |s| s.start));
-        Diagnostic { file: self.file.to_string(), line, column, message: message.into() }
+        Diagnostic {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     /// The source text of a span, if it is valid for this source.
@@ -128,8 +145,18 @@ mod tests {
     #[test]
     fn display_names_file_line_and_column() {
         let err = ParseError::new(vec![
-            Diagnostic { file: "a.hcl".into(), line: 3, column: 5, message: "bad".into() },
-            Diagnostic { file: "-var".into(), line: 0, column: 0, message: "worse".into() },
+            Diagnostic {
+                file: "a.hcl".into(),
+                line: 3,
+                column: 5,
+                message: "bad".into(),
+            },
+            Diagnostic {
+                file: "-var".into(),
+                line: 0,
+                column: 0,
+                message: "worse".into(),
+            },
         ]);
         assert_eq!(err.to_string(), "a.hcl:3:5: bad\n-var: worse");
     }

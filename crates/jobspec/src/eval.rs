@@ -99,16 +99,24 @@ impl<'a> Evaluator<'a> {
             return done.clone();
         }
         let Some(expr) = self.locals.get(name).copied() else {
-            return Err(fail(span, format!("local.{name} is not defined in any locals block")));
+            return Err(fail(
+                span,
+                format!("local.{name} is not defined in any locals block"),
+            ));
         };
         if self.local_stack.borrow().iter().any(|n| n == name) {
             let chain = self.local_stack.borrow().join(" -> ");
-            return Err(fail(span, format!("local.{name} refers to itself ({chain} -> {name})")));
+            return Err(fail(
+                span,
+                format!("local.{name} refers to itself ({chain} -> {name})"),
+            ));
         }
         self.local_stack.borrow_mut().push(name.to_string());
         let result = self.eval_value(expr, None);
         self.local_stack.borrow_mut().pop();
-        self.local_values.borrow_mut().insert(name.to_string(), result.clone());
+        self.local_values
+            .borrow_mut()
+            .insert(name.to_string(), result.clone());
         result
     }
 
@@ -142,8 +150,10 @@ impl<'a> Evaluator<'a> {
             }
             Expression::String(s) => Ok(Value::String(s.value().clone())),
             Expression::Array(items) => {
-                let values: Result<Vec<Value>, EvalError> =
-                    items.iter().map(|item| self.eval_value(item, env)).collect();
+                let values: Result<Vec<Value>, EvalError> = items
+                    .iter()
+                    .map(|item| self.eval_value(item, env))
+                    .collect();
                 values.map(Value::Array)
             }
             Expression::Object(object) => {
@@ -187,11 +197,15 @@ impl<'a> Evaluator<'a> {
                 let span = expr.span();
                 match op.operator.value() {
                     UnaryOperator::Neg => value::as_f64(&v)
-                        .ok_or_else(|| fail(span.clone(), format!("cannot negate a {}", type_name(&v))))
+                        .ok_or_else(|| {
+                            fail(span.clone(), format!("cannot negate a {}", type_name(&v)))
+                        })
                         .and_then(|f| value::number(-f).map_err(|m| fail(span, m))),
-                    UnaryOperator::Not => value::to_bool(&v)
-                        .map(|b| Value::Bool(!b))
-                        .ok_or_else(|| fail(span, format!("cannot apply ! to a {}", type_name(&v)))),
+                    UnaryOperator::Not => {
+                        value::to_bool(&v).map(|b| Value::Bool(!b)).ok_or_else(|| {
+                            fail(span, format!("cannot apply ! to a {}", type_name(&v)))
+                        })
+                    }
                 }
             }
             Expression::BinaryOp(op) => {
@@ -203,13 +217,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn variable(&self, name: &str, span: Option<Range<usize>>, env: Option<&Env<'_>>) -> EvalResult {
+    fn variable(
+        &self,
+        name: &str,
+        span: Option<Range<usize>>,
+        env: Option<&Env<'_>>,
+    ) -> EvalResult {
         if let Some(v) = Env::lookup(env, name) {
             return Ok(v);
         }
         match name {
             "var" => Ok(Value::Object(self.vars.clone())),
-            "local" => Err(fail(span, "local must be followed by a name, as in local.name")),
+            "local" => Err(fail(
+                span,
+                "local must be followed by a name, as in local.name",
+            )),
             _ => Err(EvalError::Runtime),
         }
     }
@@ -268,7 +290,10 @@ impl<'a> Evaluator<'a> {
             current = match op {
                 TraversalOperator::GetAttr(name) => match &current {
                     Value::Object(map) => map.get(name.as_str()).cloned().ok_or_else(|| {
-                        fail(span, format!("object has no attribute named {:?}", name.as_str()))
+                        fail(
+                            span,
+                            format!("object has no attribute named {:?}", name.as_str()),
+                        )
                     })?,
                     other => {
                         return Err(fail(
@@ -306,10 +331,18 @@ impl<'a> Evaluator<'a> {
         Ok(current)
     }
 
-    fn call(&self, call: &FuncCall, span: Option<Range<usize>>, env: Option<&Env<'_>>) -> EvalResult {
+    fn call(
+        &self,
+        call: &FuncCall,
+        span: Option<Range<usize>>,
+        env: Option<&Env<'_>>,
+    ) -> EvalResult {
         let name = call.name.name.as_str();
         if call.name.is_namespaced() {
-            return Err(fail(span, format!("namespaced function {} is not supported", call.name)));
+            return Err(fail(
+                span,
+                format!("namespaced function {name}() is not supported"),
+            ));
         }
         let mut args = Vec::with_capacity(call.args.len());
         for arg in call.args.iter() {
@@ -321,7 +354,10 @@ impl<'a> Evaluator<'a> {
                 Some(other) => {
                     return Err(fail(
                         span,
-                        format!("the final argument of {name}(...) must be a list, got {}", type_name(&other)),
+                        format!(
+                            "the final argument of {name}(...) must be a list, got {}",
+                            type_name(&other)
+                        ),
                     ));
                 }
                 None => {}
@@ -332,8 +368,7 @@ impl<'a> Evaluator<'a> {
 
     fn for_expr(&self, f: &ForExpr, env: Option<&Env<'_>>) -> EvalResult {
         let collection = self.eval(&f.intro.collection_expr, env)?;
-        let entries = iterate(&collection)
-            .map_err(|m| fail(f.intro.collection_expr.span(), m))?;
+        let entries = iterate(&collection).map_err(|m| fail(f.intro.collection_expr.span(), m))?;
         let key_name = f.intro.key_var.as_ref().map(|k| k.as_str());
         let value_name = f.intro.value_var.as_str();
         let mut list = Vec::new();
@@ -342,15 +377,27 @@ impl<'a> Evaluator<'a> {
             let key_env;
             let parent = match key_name {
                 Some(k) => {
-                    key_env = Env { parent: env, name: k, value: key };
+                    key_env = Env {
+                        parent: env,
+                        name: k,
+                        value: key,
+                    };
                     Some(&key_env)
                 }
                 None => env,
             };
-            let item_env = Env { parent, name: value_name, value: item };
+            let item_env = Env {
+                parent,
+                name: value_name,
+                value: item,
+            };
             self.for_body(f, &item_env, &mut list, &mut object)?;
         }
-        if f.key_expr.is_some() { Ok(Value::Object(object)) } else { Ok(Value::Array(list)) }
+        if f.key_expr.is_some() {
+            Ok(Value::Object(object))
+        } else {
+            Ok(Value::Array(list))
+        }
     }
 
     fn for_body(
@@ -380,17 +427,24 @@ impl<'a> Evaluator<'a> {
         };
         let key = self.eval(key_expr, Some(env))?;
         let key = value::to_str(&key).ok_or_else(|| {
-            fail(key_expr.span(), format!("object key must be a string, got {}", type_name(&key)))
+            fail(
+                key_expr.span(),
+                format!("object key must be a string, got {}", type_name(&key)),
+            )
         })?;
         if f.grouping {
-            let slot = object.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+            let slot = object
+                .entry(key)
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(items) = slot {
                 items.push(item);
             }
         } else if object.contains_key(&key) {
             return Err(fail(
                 key_expr.span(),
-                format!("duplicate key {key:?} in for expression; use ... after the value to group"),
+                format!(
+                    "duplicate key {key:?} in for expression; use ... after the value to group"
+                ),
             ));
         } else {
             object.insert(key, item);
@@ -402,7 +456,9 @@ impl<'a> Evaluator<'a> {
     pub fn eval_template(&self, template: &Template, env: Option<&Env<'_>>) -> EvalResult {
         if let Some(Element::Interpolation(interp)) = template.as_single_element() {
             return match self.eval(&interp.expr, env) {
-                Err(EvalError::Runtime) => Ok(Value::String(self.element_source(interp.span(), &interp.expr))),
+                Err(EvalError::Runtime) => Ok(Value::String(
+                    self.element_source(interp.span(), &interp.expr),
+                )),
                 other => other,
             };
         }
@@ -416,15 +472,24 @@ impl<'a> Evaluator<'a> {
             .map_or_else(|| format!("${{{}}}", self.source(expr)), str::to_string)
     }
 
-    fn render(&self, template: &Template, env: Option<&Env<'_>>, out: &mut Renderer) -> Result<(), EvalError> {
+    fn render(
+        &self,
+        template: &Template,
+        env: Option<&Env<'_>>,
+        out: &mut Renderer,
+    ) -> Result<(), EvalError> {
         for element in template.iter() {
             match element {
                 Element::Literal(text) => out.literal(text.as_str()),
                 Element::Interpolation(interp) => {
                     out.strip_before(interp.strip);
                     match self.eval(&interp.expr, env) {
-                        Ok(v) => out.push(&interpolated(&v).map_err(|m| fail(interp.expr.span(), m))?),
-                        Err(EvalError::Runtime) => out.push(&self.element_source(interp.span(), &interp.expr)),
+                        Ok(v) => {
+                            out.push(&interpolated(&v).map_err(|m| fail(interp.expr.span(), m))?)
+                        }
+                        Err(EvalError::Runtime) => {
+                            out.push(&self.element_source(interp.span(), &interp.expr))
+                        }
                         Err(e) => return Err(e),
                     }
                     out.strip_after(interp.strip);
@@ -435,10 +500,12 @@ impl<'a> Evaluator<'a> {
                         Directive::For(d) => self.render_for(d, env, out),
                     };
                     match result {
-                        Err(EvalError::Runtime) => match directive.span().and_then(|s| self.src.slice(&s)) {
-                            Some(text) => out.push(text),
-                            None => return Err(EvalError::Runtime),
-                        },
+                        Err(EvalError::Runtime) => {
+                            match directive.span().and_then(|s| self.src.slice(&s)) {
+                                Some(text) => out.push(text),
+                                None => return Err(EvalError::Runtime),
+                            }
+                        }
                         other => other?,
                     }
                 }
@@ -447,12 +514,20 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn render_if(&self, d: &IfDirective, env: Option<&Env<'_>>, out: &mut Renderer) -> Result<(), EvalError> {
+    fn render_if(
+        &self,
+        d: &IfDirective,
+        env: Option<&Env<'_>>,
+        out: &mut Renderer,
+    ) -> Result<(), EvalError> {
         let cond = self.eval(&d.if_expr.cond_expr, env)?;
         let Some(cond) = value::to_bool(&cond) else {
             return Err(fail(
                 d.if_expr.cond_expr.span(),
-                format!("%{{ if }} condition must be a bool, got {}", type_name(&cond)),
+                format!(
+                    "%{{ if }} condition must be a bool, got {}",
+                    type_name(&cond)
+                ),
             ));
         };
         out.strip_before(d.if_expr.strip);
@@ -473,7 +548,12 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn render_for(&self, d: &ForDirective, env: Option<&Env<'_>>, out: &mut Renderer) -> Result<(), EvalError> {
+    fn render_for(
+        &self,
+        d: &ForDirective,
+        env: Option<&Env<'_>>,
+        out: &mut Renderer,
+    ) -> Result<(), EvalError> {
         let f = &d.for_expr;
         let collection = self.eval(&f.collection_expr, env)?;
         let entries = iterate(&collection).map_err(|m| fail(f.collection_expr.span(), m))?;
@@ -483,12 +563,20 @@ impl<'a> Evaluator<'a> {
             let key_env;
             let parent = match &f.key_var {
                 Some(k) => {
-                    key_env = Env { parent: env, name: k.as_str(), value: key };
+                    key_env = Env {
+                        parent: env,
+                        name: k.as_str(),
+                        value: key,
+                    };
                     Some(&key_env)
                 }
                 None => env,
             };
-            let item_env = Env { parent, name: f.value_var.as_str(), value: item };
+            let item_env = Env {
+                parent,
+                name: f.value_var.as_str(),
+                value: item,
+            };
             self.render(&f.template, Some(&item_env), out)?;
             out.strip_before(d.endfor_expr.strip);
         }
@@ -506,7 +594,11 @@ struct Renderer {
 
 impl Renderer {
     fn literal(&mut self, s: &str) {
-        let s = if std::mem::take(&mut self.trim_next) { s.trim_start() } else { s };
+        let s = if std::mem::take(&mut self.trim_next) {
+            s.trim_start()
+        } else {
+            s
+        };
         self.text.push_str(s);
     }
 
@@ -544,16 +636,23 @@ fn interpolated(v: &Value) -> Result<String, String> {
 /// Key/value pairs of a list (index, item) or an object (key, value; sorted by key).
 pub(crate) fn iterate(collection: &Value) -> Result<Vec<(Value, Value)>, String> {
     match collection {
-        Value::Array(items) => {
-            Ok(items.iter().enumerate().map(|(i, v)| (Value::from(i), v.clone())).collect())
-        }
+        Value::Array(items) => Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Value::from(i), v.clone()))
+            .collect()),
         Value::Object(map) => {
-            let mut entries: Vec<(Value, Value)> =
-                map.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect();
+            let mut entries: Vec<(Value, Value)> = map
+                .iter()
+                .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                .collect();
             entries.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
             Ok(entries)
         }
-        other => Err(format!("cannot iterate over a {}; expected a list or an object", type_name(other))),
+        other => Err(format!(
+            "cannot iterate over a {}; expected a list or an object",
+            type_name(other)
+        )),
     }
 }
 
@@ -564,14 +663,19 @@ fn index_value(collection: &Value, key: &Value) -> Result<Value, String> {
             let index = value::as_f64(key)
                 .filter(|f| f.fract() == 0.0 && *f >= 0.0)
                 .ok_or_else(|| format!("list index must be a whole number, got {key}"))?;
-            items
-                .get(index as usize)
-                .cloned()
-                .ok_or_else(|| format!("index {index} is out of range for a list of {} items", items.len()))
+            items.get(index as usize).cloned().ok_or_else(|| {
+                format!(
+                    "index {index} is out of range for a list of {} items",
+                    items.len()
+                )
+            })
         }
         Value::Object(map) => {
-            let key = value::to_str(key).ok_or_else(|| format!("object key must be a string, got {}", type_name(key)))?;
-            map.get(&key).cloned().ok_or_else(|| format!("object has no element {key:?}"))
+            let key = value::to_str(key)
+                .ok_or_else(|| format!("object key must be a string, got {}", type_name(key)))?;
+            map.get(&key)
+                .cloned()
+                .ok_or_else(|| format!("object has no element {key:?}"))
         }
         other => Err(format!("cannot index a {}", type_name(other))),
     }

@@ -23,7 +23,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
         "lower" => map_str(&args, |s| s.to_lowercase()),
         "title" => map_str(&args, title),
         "trimspace" => map_str(&args, |s| s.trim().to_string()),
-        "trim" => two_str(&args, |s, cut| s.trim_matches(|c| cut.contains(c)).to_string()),
+        "trim" => two_str(&args, |s, cut| {
+            s.trim_matches(|c| cut.contains(c)).to_string()
+        }),
         "trimprefix" => two_str(&args, |s, p| s.strip_prefix(p).unwrap_or(s).to_string()),
         "trimsuffix" => two_str(&args, |s, p| s.strip_suffix(p).unwrap_or(s).to_string()),
         "format" => format(&args),
@@ -31,13 +33,20 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
         "split" => {
             arity(&args, 2, 2)?;
             let (sep, s) = (string(&args[0])?, string(&args[1])?);
-            Ok(Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()))
+            Ok(Value::Array(
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ))
         }
         "replace" => replace(&args),
         "regex_replace" => {
             arity(&args, 3, 3)?;
             let re = regex(&string(&args[1])?)?;
-            Ok(Value::String(re.replace_all(&string(&args[0])?, string(&args[2])?.as_str()).into_owned()))
+            Ok(Value::String(
+                re.replace_all(&string(&args[0])?, string(&args[2])?.as_str())
+                    .into_owned(),
+            ))
         }
         "substr" => substr(&args),
         "length" => {
@@ -62,29 +71,47 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
                 match arg {
                     Value::Null => {}
                     Value::Object(map) => out.extend(map.clone()),
-                    other => return Err(format!("arguments must be maps or objects, got {}", type_name(other))),
+                    other => {
+                        return Err(format!(
+                            "arguments must be maps or objects, got {}",
+                            type_name(other)
+                        ));
+                    }
                 }
             }
             Ok(Value::Object(out))
         }
         "keys" => {
             arity(&args, 1, 1)?;
-            Ok(Value::Array(sorted_entries(&args[0])?.into_iter().map(|(k, _)| Value::String(k)).collect()))
+            Ok(Value::Array(
+                sorted_entries(&args[0])?
+                    .into_iter()
+                    .map(|(k, _)| Value::String(k))
+                    .collect(),
+            ))
         }
         "values" => {
             arity(&args, 1, 1)?;
-            Ok(Value::Array(sorted_entries(&args[0])?.into_iter().map(|(_, v)| v).collect()))
+            Ok(Value::Array(
+                sorted_entries(&args[0])?
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect(),
+            ))
         }
         "lookup" => {
             arity(&args, 2, 3)?;
             let key = string(&args[1])?;
             match (&args[0], args.get(2)) {
-                (Value::Object(map), default) => map
-                    .get(&key)
-                    .or(default)
-                    .cloned()
-                    .ok_or_else(|| format!("the map has no key {key:?} and no default was given")),
-                (other, _) => Err(format!("first argument must be a map, got {}", type_name(other))),
+                (Value::Object(map), default) => {
+                    map.get(&key).or(default).cloned().ok_or_else(|| {
+                        format!("the map has no key {key:?} and no default was given")
+                    })
+                }
+                (other, _) => Err(format!(
+                    "first argument must be a map, got {}",
+                    type_name(other)
+                )),
             }
         }
         "element" => {
@@ -101,7 +128,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
         }
         "contains" => {
             arity(&args, 2, 2)?;
-            Ok(Value::Bool(list(&args[0])?.iter().any(|v| value::equal(v, &args[1]))))
+            Ok(Value::Bool(
+                list(&args[0])?.iter().any(|v| value::equal(v, &args[1])),
+            ))
         }
         "coalesce" => args
             .iter()
@@ -142,7 +171,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
             arity(&args, 1, 1)?;
             match &args[0] {
                 Value::Null => Ok(Value::Null),
-                v => value::to_bool(v).map(Value::Bool).ok_or_else(|| format!("cannot convert {v} to a bool")),
+                v => value::to_bool(v)
+                    .map(Value::Bool)
+                    .ok_or_else(|| format!("cannot convert {v} to a bool")),
             }
         }
         "tolist" => {
@@ -164,7 +195,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
         }
         "jsonencode" => {
             arity(&args, 1, 1)?;
-            serde_json::to_string(&args[0]).map(Value::String).map_err(|e| e.to_string())
+            serde_json::to_string(&args[0])
+                .map(Value::String)
+                .map_err(|e| e.to_string())
         }
         "jsondecode" => {
             arity(&args, 1, 1)?;
@@ -183,14 +216,18 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
         }
         "reverse" => {
             arity(&args, 1, 1)?;
-            Ok(Value::Array(list(&args[0])?.iter().rev().cloned().collect()))
+            Ok(Value::Array(
+                list(&args[0])?.iter().rev().cloned().collect(),
+            ))
         }
         "sort" => {
             arity(&args, 1, 1)?;
             let strings: Result<Vec<String>, String> = list(&args[0])?.iter().map(string).collect();
             let mut strings = strings?;
             strings.sort();
-            Ok(Value::Array(strings.into_iter().map(Value::String).collect()))
+            Ok(Value::Array(
+                strings.into_iter().map(Value::String).collect(),
+            ))
         }
         "compact" => {
             arity(&args, 1, 1)?;
@@ -215,7 +252,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
                 return Err("reading files is not allowed here".to_string());
             };
             let path = base.join(string(&args[0])?);
-            std::fs::read_to_string(&path).map(Value::String).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            std::fs::read_to_string(&path)
+                .map(Value::String)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
         }
         _ => Err(format!("there is no function named {name:?}")),
     }
@@ -223,7 +262,11 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> FnRes
 
 fn arity(args: &[Value], min: usize, max: usize) -> Result<(), String> {
     if args.len() < min || args.len() > max {
-        let wanted = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        let wanted = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
         return Err(format!("takes {wanted} arguments, got {}", args.len()));
     }
     Ok(())
@@ -304,7 +347,9 @@ fn replace(args: &[Value]) -> FnResult {
     let (s, search, with) = (string(&args[0])?, string(&args[1])?, string(&args[2])?);
     let pattern = search.strip_prefix('/').and_then(|p| p.strip_suffix('/'));
     match pattern {
-        Some(p) if search.len() > 1 => Ok(Value::String(regex(p)?.replace_all(&s, with.as_str()).into_owned())),
+        Some(p) if search.len() > 1 => Ok(Value::String(
+            regex(p)?.replace_all(&s, with.as_str()).into_owned(),
+        )),
         _ => Ok(Value::String(s.replace(&search, &with))),
     }
 }
@@ -319,10 +364,18 @@ fn substr(args: &[Value]) -> FnResult {
         offset += len;
     }
     if offset < 0 || offset > len {
-        return Err(format!("offset {offset} is outside a string of {len} characters"));
+        return Err(format!(
+            "offset {offset} is outside a string of {len} characters"
+        ));
     }
-    let end = if length < 0 { len } else { (offset + length).min(len) };
-    Ok(Value::String(chars[offset as usize..end as usize].iter().collect()))
+    let end = if length < 0 {
+        len
+    } else {
+        (offset + length).min(len)
+    };
+    Ok(Value::String(
+        chars[offset as usize..end as usize].iter().collect(),
+    ))
 }
 
 fn range(args: &[Value]) -> FnResult {
@@ -378,13 +431,20 @@ fn flatten_into(items: &[Value], out: &mut Vec<Value>) {
 fn sorted_entries(v: &Value) -> Result<Vec<(String, Value)>, String> {
     match v {
         Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut entries: Vec<(String, Value)> =
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(entries)
         }
-        other => Err(format!("expected a map or object, got {}", type_name(other))),
+        other => Err(format!(
+            "expected a map or object, got {}",
+            type_name(other)
+        )),
     }
 }
+
+/// Widest field `format` pads to, so a jobspec cannot ask for gigabytes of spaces.
+const MAX_FORMAT_WIDTH: usize = 4096;
 
 /// Go-style `format`: verbs `%s %d %f %v %q %t %x %X %o %e %%` with flags `-`, `0`, `+`,
 /// width and precision.
@@ -402,7 +462,10 @@ fn format(args: &[Value]) -> FnResult {
             continue;
         }
         let mut flags = String::new();
-        while let Some(&f) = chars.peek().filter(|f| matches!(f, '-' | '0' | '+' | ' ' | '#')) {
+        while let Some(&f) = chars
+            .peek()
+            .filter(|f| matches!(f, '-' | '0' | '+' | ' ' | '#'))
+        {
             flags.push(f);
             chars.next();
         }
@@ -419,7 +482,7 @@ fn format(args: &[Value]) -> FnResult {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            precision = Some(p.parse().unwrap_or(usize::MAX).min(MAX_FORMAT_WIDTH));
         }
         let Some(verb) = chars.next() else {
             return Err("format string ends in the middle of a verb".to_string());
@@ -428,9 +491,20 @@ fn format(args: &[Value]) -> FnResult {
             out.push('%');
             continue;
         }
-        let arg = next.next().ok_or_else(|| format!("not enough arguments for %{verb}"))?;
+        let arg = next
+            .next()
+            .ok_or_else(|| format!("not enough arguments for %{verb}"))?;
         let text = format_verb(verb, arg, precision, flags.contains('+'))?;
-        let width: usize = width.parse().unwrap_or(0);
+        let width: usize = if width.is_empty() {
+            0
+        } else {
+            width.parse().unwrap_or(usize::MAX)
+        };
+        if width > MAX_FORMAT_WIDTH {
+            return Err(format!(
+                "width {width} is too large (at most {MAX_FORMAT_WIDTH})"
+            ));
+        }
         let pad = width.saturating_sub(text.chars().count());
         if flags.contains('-') {
             out.push_str(&text);
@@ -454,7 +528,12 @@ fn format(args: &[Value]) -> FnResult {
     Ok(Value::String(out))
 }
 
-fn format_verb(verb: char, arg: &Value, precision: Option<usize>, plus: bool) -> Result<String, String> {
+fn format_verb(
+    verb: char,
+    arg: &Value,
+    precision: Option<usize>,
+    plus: bool,
+) -> Result<String, String> {
     let signed = |s: String, n: f64| if plus && n >= 0.0 { format!("+{s}") } else { s };
     Ok(match verb {
         's' => {
@@ -470,7 +549,9 @@ fn format_verb(verb: char, arg: &Value, precision: Option<usize>, plus: bool) ->
             other => value::to_str(other).unwrap_or_default(),
         },
         'q' => serde_json::to_string(&string(arg)?).map_err(|e| e.to_string())?,
-        't' => value::to_bool(arg).ok_or_else(|| format!("%t needs a bool, got {}", type_name(arg)))?.to_string(),
+        't' => value::to_bool(arg)
+            .ok_or_else(|| format!("%t needs a bool, got {}", type_name(arg)))?
+            .to_string(),
         'd' => {
             let n = whole(arg)?;
             signed(n.to_string(), n as f64)
@@ -496,39 +577,69 @@ mod tests {
     use serde_json::json;
 
     fn run(name: &str, args: Value) -> FnResult {
-        let Value::Array(args) = args else { unreachable!("test arguments are a list") };
+        let Value::Array(args) = args else {
+            unreachable!("test arguments are a list")
+        };
         call(name, args, &FunctionContext::default())
     }
 
     #[test]
     fn string_functions() {
         assert_eq!(run("upper", json!(["web"])), Ok(json!("WEB")));
-        assert_eq!(run("title", json!(["hello big world"])), Ok(json!("Hello Big World")));
+        assert_eq!(
+            run("title", json!(["hello big world"])),
+            Ok(json!("Hello Big World"))
+        );
         assert_eq!(run("trim", json!(["--x--", "-"])), Ok(json!("x")));
         assert_eq!(run("trimprefix", json!(["web-1", "web-"])), Ok(json!("1")));
         assert_eq!(run("substr", json!(["hello", 1, 3])), Ok(json!("ell")));
         assert_eq!(run("substr", json!(["hello", -3, -1])), Ok(json!("llo")));
-        assert_eq!(run("replace", json!(["a-b-c", "-", "_"])), Ok(json!("a_b_c")));
-        assert_eq!(run("replace", json!(["a1b22", "/[0-9]+/", "#"])), Ok(json!("a#b#")));
+        assert_eq!(
+            run("replace", json!(["a-b-c", "-", "_"])),
+            Ok(json!("a_b_c"))
+        );
+        assert_eq!(
+            run("replace", json!(["a1b22", "/[0-9]+/", "#"])),
+            Ok(json!("a#b#"))
+        );
         assert_eq!(run("split", json!([",", "a,b"])), Ok(json!(["a", "b"])));
-        assert_eq!(run("join", json!(["-", ["a", "b"], ["c"]])), Ok(json!("a-b-c")));
+        assert_eq!(
+            run("join", json!(["-", ["a", "b"], ["c"]])),
+            Ok(json!("a-b-c"))
+        );
     }
 
     #[test]
     fn format_follows_go_verbs() {
-        assert_eq!(run("format", json!(["%s-%03d", "web", 7])), Ok(json!("web-007")));
-        assert_eq!(run("format", json!(["%.2f%%", 12.345])), Ok(json!("12.35%")));
-        assert_eq!(run("format", json!(["%-4s|%q", "a", "b"])), Ok(json!("a   |\"b\"")));
+        assert_eq!(
+            run("format", json!(["%s-%03d", "web", 7])),
+            Ok(json!("web-007"))
+        );
+        assert_eq!(
+            run("format", json!(["%.2f%%", 12.345])),
+            Ok(json!("12.35%"))
+        );
+        assert_eq!(
+            run("format", json!(["%-4s|%q", "a", "b"])),
+            Ok(json!("a   |\"b\""))
+        );
         assert!(run("format", json!(["%s %s", "a"])).is_err());
         assert!(run("format", json!(["%s", "a", "b"])).is_err());
+        assert!(run("format", json!(["%99999999999s", "a"])).is_err());
     }
 
     #[test]
     fn collection_functions() {
         assert_eq!(run("length", json!([[1, 2, 3]])), Ok(json!(3)));
         assert_eq!(run("concat", json!([[1], [2, 3]])), Ok(json!([1, 2, 3])));
-        assert_eq!(run("merge", json!([{"a": 1, "b": 1}, {"b": 2}])), Ok(json!({"a": 1, "b": 2})));
-        assert_eq!(run("keys", json!([{"b": 1, "a": 2}])), Ok(json!(["a", "b"])));
+        assert_eq!(
+            run("merge", json!([{"a": 1, "b": 1}, {"b": 2}])),
+            Ok(json!({"a": 1, "b": 2}))
+        );
+        assert_eq!(
+            run("keys", json!([{"b": 1, "a": 2}])),
+            Ok(json!(["a", "b"]))
+        );
         assert_eq!(run("values", json!([{"b": 1, "a": 2}])), Ok(json!([2, 1])));
         assert_eq!(run("lookup", json!([{"a": 1}, "b", 5])), Ok(json!(5)));
         assert!(run("lookup", json!([{"a": 1}, "b"])).is_err());
@@ -541,7 +652,10 @@ mod tests {
         assert_eq!(run("compact", json!([["a", "", null]])), Ok(json!(["a"])));
         assert_eq!(run("range", json!([3])), Ok(json!([0, 1, 2])));
         assert_eq!(run("range", json!([1, 7, 3])), Ok(json!([1, 4])));
-        assert_eq!(run("toset", json!([["b", "a", "b"]])), Ok(json!(["a", "b"])));
+        assert_eq!(
+            run("toset", json!([["b", "a", "b"]])),
+            Ok(json!(["a", "b"]))
+        );
     }
 
     #[test]
@@ -552,13 +666,24 @@ mod tests {
         assert_eq!(run("tonumber", json!(["42"])), Ok(json!(42)));
         assert_eq!(run("tostring", json!([42])), Ok(json!("42")));
         assert_eq!(run("tobool", json!(["true"])), Ok(json!(true)));
-        assert_eq!(run("jsonencode", json!([{"a": [1]}])), Ok(json!("{\"a\":[1]}")));
+        assert_eq!(
+            run("jsonencode", json!([{"a": [1]}])),
+            Ok(json!("{\"a\":[1]}"))
+        );
         assert_eq!(run("jsondecode", json!(["{\"a\":1}"])), Ok(json!({"a": 1})));
     }
 
     #[test]
     fn file_needs_a_base_dir() {
-        assert!(run("file", json!(["/etc/hostname"])).unwrap_err().contains("not allowed"));
-        assert!(run("nosuch", json!([])).unwrap_err().contains("no function"));
+        assert!(
+            run("file", json!(["/etc/hostname"]))
+                .unwrap_err()
+                .contains("not allowed")
+        );
+        assert!(
+            run("nosuch", json!([]))
+                .unwrap_err()
+                .contains("no function")
+        );
     }
 }

@@ -32,7 +32,9 @@ impl Type {
                 "string" => Ok(Type::String),
                 "number" => Ok(Type::Number),
                 "bool" => Ok(Type::Bool),
-                other => Err(format!("unknown type {other:?} (use string, number, bool, any, list(..), set(..), map(..), object({{..}}) or tuple([..]))")),
+                other => Err(format!(
+                    "unknown type {other:?} (use string, number, bool, any, list(..), set(..), map(..), object({{..}}) or tuple([..]))"
+                )),
             };
         }
         let Some(call) = expr.as_func_call() else {
@@ -57,7 +59,10 @@ impl Type {
                         ObjectKey::Ident(ident) => ident.as_str().to_string(),
                         ObjectKey::Expression(e) => match e.as_str() {
                             Some(s) => s.to_string(),
-                            None => return Err("object type attribute names must be names or strings".to_string()),
+                            None => {
+                                return Err("object type attribute names must be names or strings"
+                                    .to_string());
+                            }
                         },
                     };
                     fields.insert(key, Type::parse(value.expr())?);
@@ -137,7 +142,11 @@ impl Type {
                     let x = map
                         .remove(name)
                         .ok_or_else(|| format!("attribute {name:?} is required"))?;
-                    out.insert(name.clone(), ty.convert(x).map_err(|m| format!("attribute {name:?}: {m}"))?);
+                    out.insert(
+                        name.clone(),
+                        ty.convert(x)
+                            .map_err(|m| format!("attribute {name:?}: {m}"))?,
+                    );
                 }
                 Ok(Value::Object(out))
             }
@@ -146,7 +155,11 @@ impl Type {
                     return Err(format!("a tuple is required, got {}", type_name(&v)));
                 };
                 if items.len() != types.len() {
-                    return Err(format!("a tuple of {} elements is required, got {}", types.len(), items.len()));
+                    return Err(format!(
+                        "a tuple of {} elements is required, got {}",
+                        types.len(),
+                        items.len()
+                    ));
                 }
                 let converted: Result<Vec<Value>, String> =
                     types.iter().zip(items).map(|(t, x)| t.convert(x)).collect();
@@ -181,16 +194,32 @@ mod tests {
             ty("object({ a = string })"),
             Type::Object(BTreeMap::from([("a".to_string(), Type::String)]))
         );
-        assert!(Type::parse(&hcl_edit::parser::parse_expr("strin").unwrap_or_else(|_| Expression::null())).is_err());
+        assert!(
+            Type::parse(
+                &hcl_edit::parser::parse_expr("strin").unwrap_or_else(|_| Expression::null())
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn converts_like_hcl() {
         assert_eq!(Type::Number.convert(json!("8080")), Ok(json!(8080)));
         assert_eq!(Type::String.convert(json!(3)), Ok(json!("3")));
-        assert!(Type::Number.convert(json!("abc")).unwrap_err().contains("\"abc\""));
-        assert_eq!(ty("set(string)").convert(json!(["a", "a", 1])), Ok(json!(["a", "1"])));
-        assert_eq!(ty("map(number)").convert(json!({"a": "1"})), Ok(json!({"a": 1})));
+        assert!(
+            Type::Number
+                .convert(json!("abc"))
+                .unwrap_err()
+                .contains("\"abc\"")
+        );
+        assert_eq!(
+            ty("set(string)").convert(json!(["a", "a", 1])),
+            Ok(json!(["a", "1"]))
+        );
+        assert_eq!(
+            ty("map(number)").convert(json!({"a": "1"})),
+            Ok(json!({"a": 1}))
+        );
         assert!(ty("object({a = string})").convert(json!({})).is_err());
     }
 }

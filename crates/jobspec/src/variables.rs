@@ -73,15 +73,24 @@ impl VariableValues {
                 ));
                 continue;
             }
-            let Some(attr) = structure.as_attribute() else { continue };
+            let Some(attr) = structure.as_attribute() else {
+                continue;
+            };
             match evaluator.eval(&attr.value, None) {
                 Ok(value) => {
                     let (line, column) = map.position(attr.span().map_or(0, |s| s.start));
-                    found.push((attr.key.as_str().to_string(), value, format!("{filename}:{line}:{column}")));
+                    found.push((
+                        attr.key.as_str().to_string(),
+                        value,
+                        format!("{filename}:{line}:{column}"),
+                    ));
                 }
                 Err(EvalError::Runtime) => diags.push(map.diag(
                     attr.value.span(),
-                    format!("variable {:?}: variables files may only hold values, not references", attr.key.as_str()),
+                    format!(
+                        "variable {:?}: variables files may only hold values, not references",
+                        attr.key.as_str()
+                    ),
                 )),
                 Err(EvalError::Failed(span, message)) => {
                     diags.push(map.diag(span.or_else(|| attr.value.span()), message));
@@ -92,7 +101,13 @@ impl VariableValues {
             return Err(ParseError::new(diags));
         }
         for (name, value, origin) in found {
-            self.values.insert(name, Supplied { value: SuppliedValue::Value(value), origin });
+            self.values.insert(
+                name,
+                Supplied {
+                    value: SuppliedValue::Value(value),
+                    origin,
+                },
+            );
         }
         Ok(())
     }
@@ -100,7 +115,9 @@ impl VariableValues {
     /// Adds `NOMAD_VAR_<name>` environment variables (lowest precedence).
     pub fn add_env(&mut self, env: impl Iterator<Item = (String, String)>) {
         for (key, value) in env {
-            let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             if name.is_empty() || self.values.contains_key(name) {
                 continue;
             }
@@ -118,7 +135,11 @@ impl VariableValues {
         if values.add_file(s, "Variables").is_ok() {
             return Ok(values);
         }
-        for line in s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in s
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (name, value) = split_assignment(line).ok_or_else(|| {
                 ParseError::unpositioned(
                     "Variables",
@@ -143,7 +164,10 @@ impl VariableValues {
     fn set_raw(&mut self, name: &str, value: &str, origin: &str) {
         self.values.insert(
             name.to_string(),
-            Supplied { value: SuppliedValue::Raw(value.to_string()), origin: origin.to_string() },
+            Supplied {
+                value: SuppliedValue::Raw(value.to_string()),
+                origin: origin.to_string(),
+            },
         );
     }
 
@@ -158,12 +182,16 @@ impl VariableValues {
         let value = match &supplied.value {
             SuppliedValue::Value(v) => v.clone(),
             SuppliedValue::Raw(text) if ty.takes_raw_string() => Value::String(text.clone()),
-            SuppliedValue::Raw(text) => literal(text).unwrap_or_else(|| Value::String(text.clone())),
+            SuppliedValue::Raw(text) => {
+                literal(text).unwrap_or_else(|| Value::String(text.clone()))
+            }
         };
-        Some(
-            ty.convert(value)
-                .map_err(|m| format!("invalid value for variable {name:?} (from {}): {m}", supplied.origin)),
-        )
+        Some(ty.convert(value).map_err(|m| {
+            format!(
+                "invalid value for variable {name:?} (from {}): {m}",
+                supplied.origin
+            )
+        }))
     }
 }
 
@@ -171,20 +199,26 @@ fn split_assignment(s: &str) -> Option<(&str, &str)> {
     let (name, value) = s.split_once('=')?;
     let name = name.trim();
     let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     valid.then_some((name, value))
 }
 
 fn unquote(value: &str) -> &str {
     let v = value.trim();
-    v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(value)
+    v.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 /// Reads `text` as an HCL literal (number, bool, quoted string, list, object) if it is one.
 fn literal(text: &str) -> Option<Value> {
     let expr = hcl_edit::parser::parse_expr(text).ok()?;
     let map = SourceMap::new("-var", text);
-    Evaluator::new(&map, FunctionContext::default()).eval(&expr, None).ok()
+    Evaluator::new(&map, FunctionContext::default())
+        .eval(&expr, None)
+        .ok()
 }
 
 #[cfg(test)]
@@ -194,12 +228,20 @@ mod tests {
 
     #[test]
     fn flags_keep_strings_and_read_literals() {
-        let vals = VariableValues::from_flags(&["name=web".into(), "n=3".into(), "l=[1,2]".into(), "e=a=b".into()])
-            .unwrap_or_default();
+        let vals = VariableValues::from_flags(&[
+            "name=web".into(),
+            "n=3".into(),
+            "l=[1,2]".into(),
+            "e=a=b".into(),
+        ])
+        .unwrap_or_default();
         assert_eq!(vals.resolve("name", &Type::Any), Some(Ok(json!("web"))));
         assert_eq!(vals.resolve("n", &Type::Any), Some(Ok(json!(3))));
         assert_eq!(vals.resolve("n", &Type::String), Some(Ok(json!("3"))));
-        assert_eq!(vals.resolve("l", &Type::List(Box::new(Type::Number))), Some(Ok(json!([1, 2]))));
+        assert_eq!(
+            vals.resolve("l", &Type::List(Box::new(Type::Number))),
+            Some(Ok(json!([1, 2])))
+        );
         assert_eq!(vals.resolve("e", &Type::String), Some(Ok(json!("a=b"))));
         assert_eq!(vals.resolve("missing", &Type::Any), None);
     }
@@ -213,8 +255,16 @@ mod tests {
     #[test]
     fn files_override_and_env_is_lowest() {
         let mut vals = VariableValues::from_flags(&["a=flag".into()]).unwrap_or_default();
-        vals.add_file("a = \"file\"\nb = [\"x\"]\n", "vars.hcl").unwrap_or_else(|e| panic!("{e}"));
-        vals.add_env(vec![("NOMAD_VAR_a".to_string(), "env".to_string()), ("NOMAD_VAR_c".to_string(), "7".to_string()), ("OTHER".to_string(), "x".to_string())].into_iter());
+        vals.add_file("a = \"file\"\nb = [\"x\"]\n", "vars.hcl")
+            .unwrap_or_else(|e| panic!("{e}"));
+        vals.add_env(
+            vec![
+                ("NOMAD_VAR_a".to_string(), "env".to_string()),
+                ("NOMAD_VAR_c".to_string(), "7".to_string()),
+                ("OTHER".to_string(), "x".to_string()),
+            ]
+            .into_iter(),
+        );
         assert_eq!(vals.resolve("a", &Type::String), Some(Ok(json!("file"))));
         assert_eq!(vals.resolve("b", &Type::Any), Some(Ok(json!(["x"]))));
         assert_eq!(vals.resolve("c", &Type::Number), Some(Ok(json!(7))));
@@ -224,9 +274,13 @@ mod tests {
 
     #[test]
     fn var_file_errors_have_positions() {
-        let err = VariableValues::default().add_file("a = 1\nb = nope\n", "v.hcl").unwrap_err();
+        let err = VariableValues::default()
+            .add_file("a = 1\nb = nope\n", "v.hcl")
+            .unwrap_err();
         assert_eq!(err.diagnostics()[0].line, 2);
-        let err = VariableValues::default().add_file("a = \n", "v.hcl").unwrap_err();
+        let err = VariableValues::default()
+            .add_file("a = \n", "v.hcl")
+            .unwrap_err();
         assert!(err.to_string().starts_with("v.hcl:"), "{err}");
     }
 
@@ -235,15 +289,28 @@ mod tests {
         let vals = VariableValues::from_api_string("a = \"x\"\nb = 2\n").unwrap_or_default();
         assert_eq!(vals.resolve("b", &Type::Any), Some(Ok(json!(2))));
         let vals = VariableValues::from_api_string("a=hello world\nb=2\n").unwrap_or_default();
-        assert_eq!(vals.resolve("a", &Type::String), Some(Ok(json!("hello world"))));
+        assert_eq!(
+            vals.resolve("a", &Type::String),
+            Some(Ok(json!("hello world")))
+        );
         assert_eq!(vals.resolve("b", &Type::Number), Some(Ok(json!(2))));
-        assert!(VariableValues::from_api_string("").unwrap_or_default().is_empty());
+        assert!(
+            VariableValues::from_api_string("")
+                .unwrap_or_default()
+                .is_empty()
+        );
     }
 
     #[test]
     fn wrong_type_names_the_variable_and_origin() {
         let vals = VariableValues::from_flags(&["n=abc".into()]).unwrap_or_default();
-        let err = vals.resolve("n", &Type::Number).and_then(Result::err).unwrap_or_default();
-        assert!(err.contains("\"n\"") && err.contains("-var flag") && err.contains("number"), "{err}");
+        let err = vals
+            .resolve("n", &Type::Number)
+            .and_then(Result::err)
+            .unwrap_or_default();
+        assert!(
+            err.contains("\"n\"") && err.contains("-var flag") && err.contains("number"),
+            "{err}"
+        );
     }
 }

@@ -18,10 +18,31 @@ use crate::value::{self, type_name};
 
 /// Nomad jobspec keys drover recognises but does not implement yet.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "affinity", "artifact", "consul", "csi_plugin", "disconnect", "dispatch_payload", "dns",
-    "identity", "lifecycle", "max_client_disconnect", "migrate", "multiregion", "parameterized",
-    "periodic", "scaling", "service", "shutdown_delay", "spread", "stop_after_client_disconnect",
-    "template", "ui", "update", "vault", "volume", "volume_mount",
+    "affinity",
+    "artifact",
+    "consul",
+    "csi_plugin",
+    "disconnect",
+    "dispatch_payload",
+    "dns",
+    "identity",
+    "lifecycle",
+    "max_client_disconnect",
+    "migrate",
+    "multiregion",
+    "parameterized",
+    "periodic",
+    "scaling",
+    "service",
+    "shutdown_delay",
+    "spread",
+    "stop_after_client_disconnect",
+    "template",
+    "ui",
+    "update",
+    "vault",
+    "volume",
+    "volume_mount",
 ];
 
 /// What a body may contain.
@@ -39,7 +60,11 @@ pub(crate) struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     pub fn new(src: &'a SourceMap<'a>, ev: &'a Evaluator<'a>) -> Self {
-        Decoder { src, ev, diags: Vec::new() }
+        Decoder {
+            src,
+            ev,
+            diags: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
@@ -57,12 +82,23 @@ impl<'a> Decoder<'a> {
                     None => continue,
                 },
             };
-            let allowed_here = if is_block { schema.blocks } else { schema.attrs };
-            let allowed_other = if is_block { schema.attrs } else { schema.blocks };
+            let allowed_here = if is_block {
+                schema.blocks
+            } else {
+                schema.attrs
+            };
+            let allowed_other = if is_block {
+                schema.attrs
+            } else {
+                schema.blocks
+            };
             if allowed_here.contains(&key) {
                 if !is_block {
                     if seen.contains(&key) {
-                        self.error(span, format!("attribute {key:?} in {what} is set more than once"));
+                        self.error(
+                            span,
+                            format!("attribute {key:?} in {what} is set more than once"),
+                        );
                     }
                     seen.push(key);
                 }
@@ -74,7 +110,10 @@ impl<'a> Decoder<'a> {
                 };
                 self.error(span, hint);
             } else if NOT_YET_SUPPORTED.contains(&key) {
-                self.error(span, format!("{key:?} in {what} is not supported by drover yet"));
+                self.error(
+                    span,
+                    format!("{key:?} in {what} is not supported by drover yet"),
+                );
             } else {
                 self.error(span, format!("unknown field {key:?} in {what}"));
             }
@@ -83,10 +122,13 @@ impl<'a> Decoder<'a> {
 
     /// The single block `name` in `body`, reporting repeats.
     pub fn block<'b>(&mut self, body: &'b Body, name: &str, what: &str) -> Option<&'b Block> {
-        let mut blocks = body.get_blocks(name);
+        let mut blocks = body.blocks().filter(|b| b.ident.as_str() == name);
         let first = blocks.next()?;
         if let Some(second) = blocks.next() {
-            self.error(second.span(), format!("only one {name} block is allowed in {what}"));
+            self.error(
+                second.span(),
+                format!("only one {name} block is allowed in {what}"),
+            );
         }
         Some(first)
     }
@@ -107,7 +149,10 @@ impl<'a> Decoder<'a> {
     pub fn no_labels(&mut self, block: &Block, what: &str) {
         if !block.labels.is_empty() {
             let kind = block.ident.as_str();
-            self.error(block.span(), format!("{kind} block in {what} takes no name"));
+            self.error(
+                block.span(),
+                format!("{kind} block in {what} takes no name"),
+            );
         }
     }
 
@@ -130,12 +175,22 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn type_error(&mut self, span: Option<Range<usize>>, name: &str, what: &str, want: &str, got: &Value) {
+    fn type_error(
+        &mut self,
+        span: Option<Range<usize>>,
+        name: &str,
+        what: &str,
+        want: &str,
+        got: &Value,
+    ) {
         let got = match got {
             Value::String(s) => format!("string {s:?}"),
             other => type_name(other).to_string(),
         };
-        self.error(span, format!("{name:?} in {what} must be {want}, got {got}"));
+        self.error(
+            span,
+            format!("{name:?} in {what} must be {want}, got {got}"),
+        );
     }
 
     pub fn string(&mut self, body: &Body, name: &str, what: &str) -> Option<String> {
@@ -202,7 +257,10 @@ impl<'a> Decoder<'a> {
     pub fn strings(&mut self, body: &Body, name: &str, what: &str) -> Option<Vec<String>> {
         let (v, span) = self.value(body, name)?;
         let converted = match &v {
-            Value::Array(items) => items.iter().map(value::to_str).collect::<Option<Vec<String>>>(),
+            Value::Array(items) => items
+                .iter()
+                .map(value::to_str)
+                .collect::<Option<Vec<String>>>(),
             _ => None,
         };
         if converted.is_none() {
@@ -219,7 +277,10 @@ impl<'a> Decoder<'a> {
             self.no_labels(block, what);
             for structure in block.body.iter() {
                 if let Some(inner) = structure.as_block() {
-                    self.error(inner.span(), format!("{inner_what} holds only name = value pairs, not blocks"));
+                    self.error(
+                        inner.span(),
+                        format!("{inner_what} holds only name = value pairs, not blocks"),
+                    );
                 }
             }
             for attr in block.body.attributes() {
@@ -264,8 +325,10 @@ impl<'a> Decoder<'a> {
         }
         for name in names {
             if out.contains_key(name) {
-                self.error(body.get_attribute(name).and_then(|a| a.key.span()),
-                    format!("{name:?} in {what} is both an attribute and a block"));
+                self.error(
+                    body.get_attribute(name).and_then(|a| a.key.span()),
+                    format!("{name:?} in {what} is both an attribute and a block"),
+                );
                 continue;
             }
             let mut values: Vec<Value> = Vec::new();
@@ -278,7 +341,11 @@ impl<'a> Decoder<'a> {
                 }
                 values.push(v);
             }
-            let v = if values.len() == 1 { values.pop().unwrap_or(Value::Null) } else { Value::Array(values) };
+            let v = if values.len() == 1 {
+                values.pop().unwrap_or(Value::Null)
+            } else {
+                Value::Array(values)
+            };
             out.insert(name.to_string(), v);
         }
         out

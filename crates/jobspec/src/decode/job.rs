@@ -1,0 +1,347 @@
+//! The jobspec schema: `job`, `group`, `task` and their blocks, read into drover-api's
+//! `Job`, `TaskGroup` and `Task` exactly as written (no defaults filled in).
+
+use std::ops::Range;
+
+use drover_api::{
+    Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port, ReschedulePolicy, Resources,
+    RestartPolicy, Task, TaskGroup,
+};
+use hcl_edit::Span;
+use hcl_edit::structure::{Block, Body};
+
+use super::{Decoder, Schema};
+
+/// Where each group and task block is, for validation messages.
+#[derive(Debug, Default)]
+pub(crate) struct Positions {
+    pub job: Option<Range<usize>>,
+    pub groups: Vec<(String, Option<Range<usize>>)>,
+    pub tasks: Vec<(String, Option<Range<usize>>)>,
+}
+
+const JOB: Schema = Schema {
+    attrs: &[
+        "name",
+        "type",
+        "namespace",
+        "region",
+        "datacenters",
+        "priority",
+        "all_at_once",
+        "node_pool",
+        "meta",
+    ],
+    blocks: &["group", "constraint", "reschedule", "meta"],
+};
+const GROUP: Schema = Schema {
+    attrs: &["count", "meta"],
+    blocks: &[
+        "task",
+        "network",
+        "restart",
+        "reschedule",
+        "ephemeral_disk",
+        "constraint",
+        "meta",
+    ],
+};
+const TASK: Schema = Schema {
+    attrs: &[
+        "driver",
+        "user",
+        "leader",
+        "kill_timeout",
+        "kill_signal",
+        "config",
+        "env",
+        "meta",
+    ],
+    blocks: &[
+        "config",
+        "env",
+        "resources",
+        "logs",
+        "constraint",
+        "restart",
+        "meta",
+    ],
+};
+const NETWORK: Schema = Schema {
+    attrs: &["mode"],
+    blocks: &["port"],
+};
+const PORT: Schema = Schema {
+    attrs: &["static", "to", "host_network"],
+    blocks: &[],
+};
+const RESTART: Schema = Schema {
+    attrs: &["attempts", "interval", "delay", "mode"],
+    blocks: &[],
+};
+const RESCHEDULE: Schema = Schema {
+    attrs: &[
+        "attempts",
+        "interval",
+        "delay",
+        "delay_function",
+        "max_delay",
+        "unlimited",
+    ],
+    blocks: &[],
+};
+const EPHEMERAL_DISK: Schema = Schema {
+    attrs: &["size", "sticky", "migrate"],
+    blocks: &[],
+};
+const RESOURCES: Schema = Schema {
+    attrs: &["cpu", "memory", "memory_max", "cores"],
+    blocks: &[],
+};
+const LOGS: Schema = Schema {
+    attrs: &["max_files", "max_file_size", "disabled"],
+    blocks: &[],
+};
+const CONSTRAINT: Schema = Schema {
+    attrs: &[
+        "attribute",
+        "operator",
+        "value",
+        "distinct_hosts",
+        "distinct_property",
+        "regexp",
+        "set_contains",
+        "version",
+        "semver",
+    ],
+    blocks: &[],
+};
+
+impl Decoder<'_> {
+    /// Reads a `job "id" { ... }` block.
+    pub fn job(&mut self, block: &Block, positions: &mut Positions) -> Job {
+        positions.job = block.span();
+        let id = self.label(block, "the jobspec").unwrap_or_default();
+        let what = format!("job {id:?}");
+        let body = &block.body;
+        self.check(body, &what, &JOB);
+        let mut job = Job {
+            name: self
+                .string(body, "name", &what)
+                .unwrap_or_else(|| id.clone()),
+            id,
+            r#type: self.string(body, "type", &what).unwrap_or_default(),
+            namespace: self.string(body, "namespace", &what).unwrap_or_default(),
+            region: self.string(body, "region", &what).unwrap_or_default(),
+            datacenters: self.strings(body, "datacenters", &what).unwrap_or_default(),
+            priority: self.i32(body, "priority", &what).unwrap_or_default(),
+            all_at_once: self.bool(body, "all_at_once", &what).unwrap_or_default(),
+            node_pool: self.string(body, "node_pool", &what).unwrap_or_default(),
+            meta: self.string_map(body, "meta", &what),
+            constraints: self.constraints(body, &what),
+            reschedule: self.reschedule(body, &what),
+            ..Job::default()
+        };
+        for group in body.get_blocks("group") {
+            job.task_groups.push(self.group(group, &what, positions));
+        }
+        job
+    }
+
+    fn group(&mut self, block: &Block, parent: &str, positions: &mut Positions) -> TaskGroup {
+        let name = self.label(block, parent).unwrap_or_default();
+        positions.groups.push((name.clone(), block.span()));
+        let what = format!("group {name:?}");
+        let body = &block.body;
+        self.check(body, &what, &GROUP);
+        let mut group = TaskGroup {
+            count: self.i32(body, "count", &what),
+            constraints: self.constraints(body, &what),
+            restart_policy: self.restart(body, &what),
+            reschedule_policy: self.reschedule(body, &what),
+            ephemeral_disk: self.ephemeral_disk(body, &what),
+            meta: self.string_map(body, "meta", &what),
+            name,
+            ..TaskGroup::default()
+        };
+        for network in body.get_blocks("network") {
+            group.networks.push(self.network(network, &what));
+        }
+        for task in body.get_blocks("task") {
+            group.tasks.push(self.task(task, &what, positions));
+        }
+        group
+    }
+
+    fn task(&mut self, block: &Block, parent: &str, positions: &mut Positions) -> Task {
+        let name = self.label(block, parent).unwrap_or_default();
+        positions.tasks.push((name.clone(), block.span()));
+        let what = format!("task {name:?}");
+        let body = &block.body;
+        self.check(body, &what, &TASK);
+        Task {
+            driver: self.string(body, "driver", &what).unwrap_or_default(),
+            user: self.string(body, "user", &what).unwrap_or_default(),
+            leader: self.bool(body, "leader", &what).unwrap_or_default(),
+            kill_timeout: self.duration(body, "kill_timeout", &what),
+            kill_signal: self.string(body, "kill_signal", &what).unwrap_or_default(),
+            config: self.config(body, &what),
+            env: self.string_map(body, "env", &what),
+            meta: self.string_map(body, "meta", &what),
+            resources: self.resources(body, &what),
+            log_config: self.logs(body, &what),
+            constraints: self.constraints(body, &what),
+            restart_policy: self.restart(body, &what),
+            name,
+        }
+    }
+
+    fn config(
+        &mut self,
+        body: &Body,
+        what: &str,
+    ) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(block) = self.block(body, "config", what) {
+            self.no_labels(block, what);
+            out.extend(self.object(&block.body, &format!("config in {what}")));
+        }
+        if let Some((v, span)) = self.value(body, "config") {
+            match v {
+                serde_json::Value::Object(map) => out.extend(map),
+                other => self.type_error(span, "config", what, "an object", &other),
+            }
+        }
+        out
+    }
+
+    /// The single `name` block of `body`, checked against `schema`, and its description.
+    fn sub_block<'b>(
+        &mut self,
+        body: &'b Body,
+        name: &str,
+        what: &str,
+        schema: &Schema,
+    ) -> Option<(&'b Body, String)> {
+        let block = self.block(body, name, what)?;
+        self.no_labels(block, what);
+        let inner = format!("{name} in {what}");
+        self.check(&block.body, &inner, schema);
+        Some((&block.body, inner))
+    }
+
+    fn restart(&mut self, body: &Body, what: &str) -> Option<RestartPolicy> {
+        let (b, w) = self.sub_block(body, "restart", what, &RESTART)?;
+        Some(RestartPolicy {
+            attempts: self.i32(b, "attempts", &w),
+            interval: self.duration(b, "interval", &w),
+            delay: self.duration(b, "delay", &w),
+            mode: self.string(b, "mode", &w),
+        })
+    }
+
+    fn reschedule(&mut self, body: &Body, what: &str) -> Option<ReschedulePolicy> {
+        let (b, w) = self.sub_block(body, "reschedule", what, &RESCHEDULE)?;
+        Some(ReschedulePolicy {
+            attempts: self.i32(b, "attempts", &w),
+            interval: self.duration(b, "interval", &w),
+            delay: self.duration(b, "delay", &w),
+            delay_function: self.string(b, "delay_function", &w),
+            max_delay: self.duration(b, "max_delay", &w),
+            unlimited: self.bool(b, "unlimited", &w),
+        })
+    }
+
+    fn ephemeral_disk(&mut self, body: &Body, what: &str) -> Option<EphemeralDisk> {
+        let (b, w) = self.sub_block(body, "ephemeral_disk", what, &EPHEMERAL_DISK)?;
+        Some(EphemeralDisk {
+            size_mb: self.i32(b, "size", &w),
+            sticky: self.bool(b, "sticky", &w),
+            migrate: self.bool(b, "migrate", &w),
+        })
+    }
+
+    fn resources(&mut self, body: &Body, what: &str) -> Option<Resources> {
+        let (b, w) = self.sub_block(body, "resources", what, &RESOURCES)?;
+        Some(Resources {
+            cpu: self.i32(b, "cpu", &w),
+            memory_mb: self.i32(b, "memory", &w),
+            memory_max_mb: self.i32(b, "memory_max", &w),
+            cores: self.i32(b, "cores", &w),
+            ..Resources::default()
+        })
+    }
+
+    fn logs(&mut self, body: &Body, what: &str) -> Option<LogConfig> {
+        let (b, w) = self.sub_block(body, "logs", what, &LOGS)?;
+        Some(LogConfig {
+            max_files: self.i32(b, "max_files", &w),
+            max_file_size_mb: self.i32(b, "max_file_size", &w),
+            disabled: self.bool(b, "disabled", &w),
+        })
+    }
+
+    fn network(&mut self, block: &Block, what: &str) -> NetworkResource {
+        self.no_labels(block, what);
+        let inner = format!("network in {what}");
+        let body = &block.body;
+        self.check(body, &inner, &NETWORK);
+        let mut network = NetworkResource {
+            mode: self.string(body, "mode", &inner).unwrap_or_default(),
+            ..NetworkResource::default()
+        };
+        for port_block in body.get_blocks("port") {
+            let label = self.label(port_block, &inner).unwrap_or_default();
+            let port_what = format!("port {label:?} in {what}");
+            let b = &port_block.body;
+            self.check(b, &port_what, &PORT);
+            let static_port = self.i32(b, "static", &port_what);
+            let port = Port {
+                value: static_port.unwrap_or_default(),
+                to: self.i32(b, "to", &port_what).unwrap_or_default(),
+                host_network: self
+                    .string(b, "host_network", &port_what)
+                    .unwrap_or_default(),
+                label,
+            };
+            if static_port.is_some() {
+                network.reserved_ports.push(port);
+            } else {
+                network.dynamic_ports.push(port);
+            }
+        }
+        network
+    }
+
+    fn constraints(&mut self, body: &Body, what: &str) -> Vec<Constraint> {
+        let mut out = Vec::new();
+        for block in body.get_blocks("constraint") {
+            self.no_labels(block, what);
+            let w = format!("constraint in {what}");
+            let b = &block.body;
+            self.check(b, &w, &CONSTRAINT);
+            let mut c = Constraint {
+                l_target: self.string(b, "attribute", &w).unwrap_or_default(),
+                r_target: self.string(b, "value", &w).unwrap_or_default(),
+                operand: self
+                    .string(b, "operator", &w)
+                    .unwrap_or_else(|| "=".to_string()),
+            };
+            if self.bool(b, "distinct_hosts", &w) == Some(true) {
+                c.operand = "distinct_hosts".to_string();
+            }
+            if let Some(property) = self.string(b, "distinct_property", &w) {
+                c.operand = "distinct_property".to_string();
+                c.l_target = property;
+            }
+            for shorthand in ["regexp", "set_contains", "version", "semver"] {
+                if let Some(target) = self.string(b, shorthand, &w) {
+                    c.operand = shorthand.to_string();
+                    c.r_target = target;
+                }
+            }
+            out.push(c);
+        }
+        out
+    }
+}
