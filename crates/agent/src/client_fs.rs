@@ -21,9 +21,10 @@ impl LocalClient {
 
 fn api_error(e: FsError) -> ApiError {
     match e {
-        FsError::NotFound(m) => ApiError::not_found(m),
-        FsError::Forbidden(m) => ApiError::forbidden(m),
-        other => ApiError::bad_request(other.to_string()),
+        FsError::Secret(_) | FsError::Escape(_) => ApiError::forbidden(e.to_string()),
+        FsError::NotFound(_) => ApiError::not_found(e.to_string()),
+        FsError::Io { .. } => ApiError::internal(e.to_string()),
+        _ => ApiError::bad_request(e.to_string()),
     }
 }
 

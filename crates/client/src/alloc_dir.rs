@@ -25,7 +25,9 @@ pub struct TaskDir {
 
 impl AllocDir {
     pub fn new(alloc_root: &Path, alloc_id: &str) -> Self {
-        AllocDir { root: alloc_root.join(alloc_id) }
+        AllocDir {
+            root: alloc_root.join(alloc_id),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -77,7 +79,11 @@ impl AllocDir {
         match std::fs::remove_dir_all(&self.root) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ClientError::io("removing allocation directory", &self.root, e)),
+            Err(e) => Err(ClientError::io(
+                "removing allocation directory",
+                &self.root,
+                e,
+            )),
         }
     }
 }
@@ -98,7 +104,14 @@ mod tests {
         let dir = AllocDir::new(root.path(), "a1");
         dir.build().unwrap();
         let t = dir.build_task("web").unwrap();
-        for p in ["alloc/data", "alloc/logs", "alloc/tmp", "web/local", "web/secrets", "web/tmp"] {
+        for p in [
+            "alloc/data",
+            "alloc/logs",
+            "alloc/tmp",
+            "web/local",
+            "web/secrets",
+            "web/tmp",
+        ] {
             assert!(root.path().join("a1").join(p).is_dir(), "{p}");
         }
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;

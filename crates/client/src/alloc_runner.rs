@@ -55,7 +55,12 @@ impl AllocShared {
     pub fn task_def(&self, name: &str) -> Option<(Task, String)> {
         let alloc = lock(&self.alloc);
         let job = alloc.job.as_ref()?;
-        let task = job.group(&alloc.task_group)?.tasks.iter().find(|t| t.name == name)?.clone();
+        let task = job
+            .group(&alloc.task_group)?
+            .tasks
+            .iter()
+            .find(|t| t.name == name)?
+            .clone();
         Some((task, job.r#type.clone()))
     }
 
@@ -88,7 +93,10 @@ impl AllocShared {
     }
 
     fn snapshot(&self) -> PersistedAlloc {
-        PersistedAlloc { alloc: self.alloc(), tasks: lock(&self.tasks).clone() }
+        PersistedAlloc {
+            alloc: self.alloc(),
+            tasks: lock(&self.tasks).clone(),
+        }
     }
 
     /// Writes the allocation's state file (serialized so a stale write never lands last).
@@ -99,27 +107,46 @@ impl AllocShared {
         let written = tokio::task::spawn_blocking(move || state.save_alloc(&snapshot)).await;
         match written {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(alloc_id = %self.id, error = %e, "cannot persist allocation state"),
-            Err(e) => tracing::error!(alloc_id = %self.id, error = %e, "persisting allocation state panicked"),
+            Ok(Err(e)) => {
+                tracing::error!(alloc_id = %self.id, error = %e, "cannot persist allocation state")
+            }
+            Err(e) => {
+                tracing::error!(alloc_id = %self.id, error = %e, "persisting allocation state panicked")
+            }
         }
     }
 
     /// The update to report, and the tasks to kill because a sibling failed or a leader died.
     fn status(&self) -> (AllocClientUpdate, Vec<String>) {
         let tasks = lock(&self.tasks);
-        let states: BTreeMap<_, _> = tasks.iter().map(|(k, v)| (k.clone(), v.state.clone())).collect();
+        let states: BTreeMap<_, _> = tasks
+            .iter()
+            .map(|(k, v)| (k.clone(), v.state.clone()))
+            .collect();
         let (status, description) = task_state::client_status(&states);
         let alloc = lock(&self.alloc);
         let leaders: Vec<&str> = alloc
             .job
             .as_ref()
             .and_then(|j| j.group(&alloc.task_group))
-            .map(|g| g.tasks.iter().filter(|t| t.leader).map(|t| t.name.as_str()).collect())
+            .map(|g| {
+                g.tasks
+                    .iter()
+                    .filter(|t| t.leader)
+                    .map(|t| t.name.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
-        let leader_dead = leaders.iter().any(|l| states.get(*l).is_some_and(task_state::is_dead));
+        let leader_dead = leaders
+            .iter()
+            .any(|l| states.get(*l).is_some_and(task_state::is_dead));
         let any_failed = states.values().any(|s| task_state::is_dead(s) && s.failed);
         let to_kill = if leader_dead || any_failed {
-            states.iter().filter(|(_, s)| !task_state::is_dead(s)).map(|(k, _)| k.clone()).collect()
+            states
+                .iter()
+                .filter(|(_, s)| !task_state::is_dead(s))
+                .map(|(k, _)| k.clone())
+                .collect()
         } else {
             Vec::new()
         };
@@ -142,7 +169,11 @@ pub struct AllocRunner {
 
 impl AllocRunner {
     /// Starts (or, with `restored`, re-attaches to) an allocation's tasks.
-    pub fn start(ctx: Arc<RunnerContext>, alloc: Allocation, restored: Option<PersistedAlloc>) -> Self {
+    pub fn start(
+        ctx: Arc<RunnerContext>,
+        alloc: Allocation,
+        restored: Option<PersistedAlloc>,
+    ) -> Self {
         let names: Vec<String> = alloc
             .job
             .as_ref()
@@ -155,10 +186,16 @@ impl AllocRunner {
             tasks.entry(name.clone()).or_insert_with(|| {
                 let mut s = task_state::pending();
                 task_state::push_event(&mut s, task_state::received());
-                PersistedTask { state: s, ..Default::default() }
+                PersistedTask {
+                    state: s,
+                    ..Default::default()
+                }
             });
         }
-        let kills = names.iter().map(|n| (n.clone(), watch::channel(false).0)).collect();
+        let kills = names
+            .iter()
+            .map(|n| (n.clone(), watch::channel(false).0))
+            .collect();
         let shared = Arc::new(AllocShared {
             id: alloc.id.clone(),
             dir: AllocDir::new(&ctx.alloc_root, &alloc.id),
@@ -174,7 +211,11 @@ impl AllocRunner {
             .into_iter()
             .map(|name| tokio::spawn(TaskRunner::new(shared.clone(), name, is_restore).run()))
             .collect();
-        let runner = AllocRunner { shared, task_runners, status_loop };
+        let runner = AllocRunner {
+            shared,
+            task_runners,
+            status_loop,
+        };
         if runner.shared.alloc().server_terminal() {
             runner.stop();
         }
@@ -183,6 +224,24 @@ impl AllocRunner {
 
     pub fn dir(&self) -> &AllocDir {
         &self.shared.dir
+    }
+
+    /// The current state of each task.
+    #[cfg(test)]
+    pub fn task_states(&self) -> BTreeMap<String, drover_api::TaskState> {
+        lock(&self.shared.tasks)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.state.clone()))
+            .collect()
+    }
+
+    /// The driver handle of each task that is running.
+    #[cfg(test)]
+    pub fn handles(&self) -> BTreeMap<String, drover_drivers::HandleState> {
+        lock(&self.shared.tasks)
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.handle.clone()?)))
+            .collect()
     }
 
     /// Takes a newer version of the allocation from the server; stops it if asked to.

@@ -26,6 +26,10 @@ pub enum ClientError {
 
 impl ClientError {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ClientError::Io { what, path: path.into(), source }
+        ClientError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
     }
 }

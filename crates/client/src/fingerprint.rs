@@ -26,10 +26,15 @@ pub struct HostFacts {
 impl HostFacts {
     pub fn gather(data_dir: &std::path::Path) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
         let uname = nix::sys::utsname::uname().ok();
         let text = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
-            uname.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default()
+            uname
+                .as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
+                .unwrap_or_default()
         };
         HostFacts {
             hostname: text(|u| u.nodename()),
@@ -37,8 +42,10 @@ impl HostFacts {
             arch: go_arch(&text(|u| u.machine())),
             cores,
             mhz: cpu_mhz(&cpuinfo).unwrap_or(DEFAULT_MHZ),
-            memory_bytes: mem_total_bytes(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default())
-                .unwrap_or(0),
+            memory_bytes: mem_total_bytes(
+                &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+            )
+            .unwrap_or(0),
             disk_free_mb: disk_free_mb(data_dir),
         }
     }
@@ -80,9 +87,12 @@ pub fn mem_total_bytes(meminfo: &str) -> Option<u64> {
 }
 
 fn disk_free_mb(dir: &std::path::Path) -> i64 {
-    let probe = dir.ancestors().find(|p| p.exists()).unwrap_or(std::path::Path::new("/"));
+    let probe = dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(std::path::Path::new("/"));
     nix::sys::statvfs::statvfs(probe)
-        .map(|s| (s.blocks_available() as u64 * s.fragment_size() as u64 / (1024 * 1024)) as i64)
+        .map(|s| (s.blocks_available().saturating_mul(s.fragment_size()) / (1024 * 1024)) as i64)
         .unwrap_or(0)
 }
 
@@ -120,7 +130,11 @@ pub fn build_node(
         }
         driver_infos.insert(driver.name().to_string(), info);
     }
-    let node_name = if config.node_name.is_empty() { facts.hostname.clone() } else { config.node_name.clone() };
+    let node_name = if config.node_name.is_empty() {
+        facts.hostname.clone()
+    } else {
+        config.node_name.clone()
+    };
     Node {
         id: node_id.to_string(),
         secret_id: secret_id.to_string(),
@@ -129,9 +143,16 @@ pub fn build_node(
         http_addr: config.http_addr.clone(),
         attributes,
         node_resources: NodeResources {
-            cpu: NodeCpuResources { cpu_shares: facts.total_compute() as i64, total_cpu_cores: facts.cores },
-            memory: NodeMemoryResources { memory_mb: (facts.memory_bytes / (1024 * 1024)) as i64 },
-            disk: NodeDiskResources { disk_mb: facts.disk_free_mb },
+            cpu: NodeCpuResources {
+                cpu_shares: facts.total_compute() as i64,
+                total_cpu_cores: facts.cores,
+            },
+            memory: NodeMemoryResources {
+                memory_mb: (facts.memory_bytes / (1024 * 1024)) as i64,
+            },
+            disk: NodeDiskResources {
+                disk_mb: facts.disk_free_mb,
+            },
             min_dynamic_port: config.min_dynamic_port,
             max_dynamic_port: config.max_dynamic_port,
         },
@@ -163,19 +184,35 @@ mod tests {
 
     #[test]
     fn parses_proc_files() {
-        assert_eq!(cpu_mhz("cpu MHz\t\t: 2399.998\ncpu MHz : 3000.4\n"), Some(3000));
+        assert_eq!(
+            cpu_mhz("cpu MHz\t\t: 2399.998\ncpu MHz : 3000.4\n"),
+            Some(3000)
+        );
         assert_eq!(cpu_mhz("processor : 0\n"), None);
-        assert_eq!(mem_total_bytes("MemTotal:       16384 kB\nMemFree: 1 kB\n"), Some(16384 * 1024));
+        assert_eq!(
+            mem_total_bytes("MemTotal:       16384 kB\nMemFree: 1 kB\n"),
+            Some(16384 * 1024)
+        );
         assert_eq!(go_arch("x86_64"), "amd64");
         assert_eq!(go_arch("aarch64"), "arm64");
     }
 
     #[test]
     fn node_carries_attributes_resources_and_drivers() {
-        let config = ClientConfig { node_name: "n1".into(), raw_exec_enabled: true, ..Default::default() };
-        let facts = HostFacts { cores: 2, mhz: 1500, memory_bytes: 2048 * 1024 * 1024, ..Default::default() };
-        let drivers: Vec<std::sync::Arc<dyn Driver>> =
-            vec![std::sync::Arc::new(drover_drivers::RawExecDriver::new(true))];
+        let config = ClientConfig {
+            node_name: "n1".into(),
+            raw_exec_enabled: true,
+            ..Default::default()
+        };
+        let facts = HostFacts {
+            cores: 2,
+            mhz: 1500,
+            memory_bytes: 2048 * 1024 * 1024,
+            ..Default::default()
+        };
+        let drivers: Vec<std::sync::Arc<dyn Driver>> = vec![std::sync::Arc::new(
+            drover_drivers::RawExecDriver::new(true),
+        )];
         let node = build_node(&config, &facts, "id", "secret", &drivers);
         assert_eq!(node.attributes["cpu.totalcompute"], "3000");
         assert_eq!(node.attributes["driver.raw_exec"], "1");

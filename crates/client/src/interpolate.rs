@@ -78,14 +78,21 @@ impl Interpolator<'_> {
         match v {
             Value::String(s) => Value::String(self.string(s)),
             Value::Array(items) => Value::Array(items.iter().map(|i| self.value(i)).collect()),
-            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.value(v))).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.value(v)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
 
     /// Interpolates a task's `config` block.
     pub fn config(&self, config: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-        config.iter().map(|(k, v)| (k.clone(), self.value(v))).collect()
+        config
+            .iter()
+            .map(|(k, v)| (k.clone(), self.value(v)))
+            .collect()
     }
 }
 
@@ -95,7 +102,12 @@ mod tests {
     use serde_json::json;
 
     fn node() -> NodeInfo {
-        let mut n = NodeInfo { id: "nid".into(), name: "n1".into(), datacenter: "dc1".into(), ..Default::default() };
+        let mut n = NodeInfo {
+            id: "nid".into(),
+            name: "n1".into(),
+            datacenter: "dc1".into(),
+            ..Default::default()
+        };
         n.attributes.insert("kernel.name".into(), "linux".into());
         n.meta.insert("rack".into(), "r1".into());
         n
@@ -106,10 +118,19 @@ mod tests {
         let mut env = BTreeMap::new();
         env.insert("NOMAD_PORT_http".to_string(), "8080".to_string());
         let node = node();
-        let i = Interpolator { env: &env, node: &node };
+        let i = Interpolator {
+            env: &env,
+            node: &node,
+        };
         assert_eq!(i.string("--port=${NOMAD_PORT_http}"), "--port=8080");
-        assert_eq!(i.string("${env.NOMAD_PORT_http}/${env[\"NOMAD_PORT_http\"]}"), "8080/8080");
-        assert_eq!(i.string("${node.unique.id} ${node.unique.name} ${node.datacenter}"), "nid n1 dc1");
+        assert_eq!(
+            i.string("${env.NOMAD_PORT_http}/${env[\"NOMAD_PORT_http\"]}"),
+            "8080/8080"
+        );
+        assert_eq!(
+            i.string("${node.unique.id} ${node.unique.name} ${node.datacenter}"),
+            "nid n1 dc1"
+        );
         assert_eq!(i.string("${attr.kernel.name}-${meta.rack}"), "linux-r1");
     }
 
@@ -117,7 +138,10 @@ mod tests {
     fn leaves_unknown_and_unterminated_references() {
         let env = BTreeMap::new();
         let node = node();
-        let i = Interpolator { env: &env, node: &node };
+        let i = Interpolator {
+            env: &env,
+            node: &node,
+        };
         assert_eq!(i.string("a ${NOPE} b"), "a ${NOPE} b");
         assert_eq!(i.string("tail ${oops"), "tail ${oops");
         assert_eq!(i.string("no refs"), "no refs");
@@ -128,7 +152,10 @@ mod tests {
         let mut env = BTreeMap::new();
         env.insert("X".to_string(), "1".to_string());
         let node = node();
-        let i = Interpolator { env: &env, node: &node };
+        let i = Interpolator {
+            env: &env,
+            node: &node,
+        };
         let out = i.value(&json!({"args": ["${X}", 2, {"k": "${X}${X}"}]}));
         assert_eq!(out, json!({"args": ["1", 2, {"k": "11"}]}));
     }

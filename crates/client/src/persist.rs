@@ -17,7 +17,8 @@ use crate::ClientError;
 /// Writes `value` as JSON to `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ClientError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| ClientError::io("creating state directory", dir, e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ClientError::io("creating state directory", dir, e))?;
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ClientError::io("encoding state", path, std::io::Error::other(e)))?;
     let tmp = path.with_extension("json.tmp");
@@ -40,7 +41,10 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ClientEr
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| ClientError::CorruptState { path: path.to_path_buf(), reason: e.to_string() })
+        .map_err(|e| ClientError::CorruptState {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
 }
 
 /// The node's identity, generated once.
@@ -126,7 +130,9 @@ impl StateDir {
         };
         let mut out = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|e| ClientError::io("listing state directory", &dir, e))?.path();
+            let path = entry
+                .map_err(|e| ClientError::io("listing state directory", &dir, e))?
+                .path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }

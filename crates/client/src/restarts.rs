@@ -22,11 +22,22 @@ impl Policy {
     pub fn resolve(policy: Option<&RestartPolicy>, job_type: &str) -> Self {
         let default = RestartPolicy::default_for(job_type);
         let pick = |f: fn(&RestartPolicy) -> Option<i64>| {
-            policy.and_then(f).or_else(|| f(&default)).unwrap_or(0).max(0) as u64
+            policy
+                .and_then(f)
+                .or_else(|| f(&default))
+                .unwrap_or(0)
+                .max(0) as u64
         };
-        let mode = policy.and_then(|p| p.mode.clone()).or(default.mode).unwrap_or_default();
+        let mode = policy
+            .and_then(|p| p.mode.clone())
+            .or_else(|| default.mode.clone())
+            .unwrap_or_default();
         Policy {
-            attempts: policy.and_then(|p| p.attempts).or(default.attempts).unwrap_or(0).max(0) as u32,
+            attempts: policy
+                .and_then(|p| p.attempts)
+                .or(default.attempts)
+                .unwrap_or(0)
+                .max(0) as u32,
             interval: Duration::from_nanos(pick(|p| p.interval)),
             delay: Duration::from_nanos(pick(|p| p.delay)),
             fail_mode: mode != "delay",
@@ -54,13 +65,21 @@ pub struct RestartTracker {
 
 impl RestartTracker {
     pub fn new(policy: Policy, job_type: &str, now: Instant) -> Self {
-        RestartTracker { policy, batch: job_type == JOB_TYPE_BATCH, count: 0, window_start: now }
+        RestartTracker {
+            policy,
+            batch: job_type == JOB_TYPE_BATCH,
+            count: 0,
+            window_start: now,
+        }
     }
 
     /// Decides after an exit observed at `now`.
     pub fn on_exit(&mut self, exit: &ExitResult, now: Instant) -> Decision {
         if self.batch && exit.successful() {
-            return Decision::Stop { failed: false, reason: String::new() };
+            return Decision::Stop {
+                failed: false,
+                reason: String::new(),
+            };
         }
         self.on_failure(now)
     }
@@ -74,7 +93,10 @@ impl RestartTracker {
         }
         self.count += 1;
         if self.count <= p.attempts {
-            return Decision::Restart { delay: p.delay, reason: "Restart within policy".to_string() };
+            return Decision::Restart {
+                delay: p.delay,
+                reason: "Restart within policy".to_string(),
+            };
         }
         let exceeded = format!(
             "Exceeded allowed attempts {} in interval {}",
@@ -82,9 +104,15 @@ impl RestartTracker {
             drover_api::duration::format(p.interval.as_nanos() as i64)
         );
         if p.fail_mode {
-            return Decision::Stop { failed: true, reason: format!("{exceeded} and mode is \"fail\"") };
+            return Decision::Stop {
+                failed: true,
+                reason: format!("{exceeded} and mode is \"fail\""),
+            };
         }
-        let wait = p.interval.saturating_sub(now.duration_since(self.window_start)).max(p.delay);
+        let wait = p
+            .interval
+            .saturating_sub(now.duration_since(self.window_start))
+            .max(p.delay);
         self.window_start = now + wait;
         self.count = 0;
         Decision::Restart {
@@ -111,18 +139,27 @@ mod tests {
     }
 
     fn failed() -> ExitResult {
-        ExitResult { exit_code: 1, ..Default::default() }
+        ExitResult {
+            exit_code: 1,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn fail_mode_stops_after_attempts() {
         let now = Instant::now();
         let mut t = RestartTracker::new(policy(1, true), "service", now);
-        assert!(matches!(t.on_exit(&failed(), now), Decision::Restart { .. }));
+        assert!(matches!(
+            t.on_exit(&failed(), now),
+            Decision::Restart { .. }
+        ));
         match t.on_exit(&failed(), now) {
             Decision::Stop { failed, reason } => {
                 assert!(failed);
-                assert_eq!(reason, "Exceeded allowed attempts 1 in interval 1m0s and mode is \"fail\"");
+                assert_eq!(
+                    reason,
+                    "Exceeded allowed attempts 1 in interval 1m0s and mode is \"fail\""
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -132,9 +169,15 @@ mod tests {
     fn interval_resets_the_count() {
         let now = Instant::now();
         let mut t = RestartTracker::new(policy(1, true), "service", now);
-        assert!(matches!(t.on_exit(&failed(), now), Decision::Restart { .. }));
+        assert!(matches!(
+            t.on_exit(&failed(), now),
+            Decision::Restart { .. }
+        ));
         let later = now + Duration::from_secs(61);
-        assert!(matches!(t.on_exit(&failed(), later), Decision::Restart { .. }));
+        assert!(matches!(
+            t.on_exit(&failed(), later),
+            Decision::Restart { .. }
+        ));
     }
 
     #[test]
@@ -152,9 +195,18 @@ mod tests {
         let now = Instant::now();
         let ok = ExitResult::default();
         let mut batch = RestartTracker::new(policy(3, true), "batch", now);
-        assert_eq!(batch.on_exit(&ok, now), Decision::Stop { failed: false, reason: String::new() });
+        assert_eq!(
+            batch.on_exit(&ok, now),
+            Decision::Stop {
+                failed: false,
+                reason: String::new()
+            }
+        );
         let mut service = RestartTracker::new(policy(3, true), "service", now);
-        assert!(matches!(service.on_exit(&ok, now), Decision::Restart { .. }));
+        assert!(matches!(
+            service.on_exit(&ok, now),
+            Decision::Restart { .. }
+        ));
     }
 
     #[test]
@@ -162,7 +214,11 @@ mod tests {
         let p = Policy::resolve(None, "batch");
         assert_eq!(p.attempts, 3);
         assert_eq!(p.delay, Duration::from_secs(15));
-        let custom = RestartPolicy { attempts: Some(1), mode: Some("delay".into()), ..Default::default() };
+        let custom = RestartPolicy {
+            attempts: Some(1),
+            mode: Some("delay".into()),
+            ..Default::default()
+        };
         let p = Policy::resolve(Some(&custom), "service");
         assert_eq!(p.attempts, 1);
         assert!(!p.fail_mode);

@@ -24,7 +24,15 @@ pub struct NodeInfo {
 
 /// Nomad's key sanitizing for env names: anything but ASCII letters, digits and `_` becomes `_`.
 pub fn sanitize(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// A port as the environment sees it.
@@ -49,37 +57,73 @@ pub fn nomad_vars(
     };
     let job = alloc.job.as_ref();
     set("NOMAD_ALLOC_ID".into(), alloc.id.clone());
-    set("NOMAD_SHORT_ALLOC_ID".into(), alloc.id.chars().take(8).collect());
+    set(
+        "NOMAD_SHORT_ALLOC_ID".into(),
+        alloc.id.chars().take(8).collect(),
+    );
     set("NOMAD_ALLOC_NAME".into(), alloc.name.clone());
     set("NOMAD_ALLOC_INDEX".into(), alloc.index().to_string());
     set("NOMAD_TASK_NAME".into(), task.name.clone());
     set("NOMAD_GROUP_NAME".into(), alloc.task_group.clone());
     set("NOMAD_JOB_ID".into(), alloc.job_id.clone());
-    set("NOMAD_JOB_NAME".into(), job.map(|j| j.name.clone()).unwrap_or_else(|| alloc.job_id.clone()));
+    set(
+        "NOMAD_JOB_NAME".into(),
+        job.map(|j| j.name.clone())
+            .unwrap_or_else(|| alloc.job_id.clone()),
+    );
     if let Some(parent) = job.map(|j| j.parent_id.clone()).filter(|p| !p.is_empty()) {
         set("NOMAD_JOB_PARENT_ID".into(), parent);
     }
-    let namespace = if alloc.namespace.is_empty() { drover_api::DEFAULT_NAMESPACE } else { &alloc.namespace };
+    let namespace = if alloc.namespace.is_empty() {
+        drover_api::DEFAULT_NAMESPACE
+    } else {
+        &alloc.namespace
+    };
     set("NOMAD_NAMESPACE".into(), namespace.to_string());
-    set("NOMAD_REGION".into(), job.map(|j| j.region.clone()).filter(|r| !r.is_empty()).unwrap_or_else(|| node.region.clone()));
+    set(
+        "NOMAD_REGION".into(),
+        job.map(|j| j.region.clone())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| node.region.clone()),
+    );
     set("NOMAD_DC".into(), node.datacenter.clone());
     set("NOMAD_ALLOC_DIR".into(), path_text(&alloc_dir.shared()));
     set("NOMAD_TASK_DIR".into(), path_text(&task_dir.local));
     set("NOMAD_SECRETS_DIR".into(), path_text(&task_dir.secrets));
 
-    let allocated = alloc.allocated_resources.as_ref().and_then(|r| r.tasks.get(&task.name));
-    let cpu = allocated.map(|r| r.cpu.cpu_shares).filter(|c| *c > 0).unwrap_or_else(|| task.cpu_mhz());
-    let memory = allocated.map(|r| r.memory.memory_mb).filter(|m| *m > 0).unwrap_or_else(|| task.memory_mb());
+    let allocated = alloc
+        .allocated_resources
+        .as_ref()
+        .and_then(|r| r.tasks.get(&task.name));
+    let cpu = allocated
+        .map(|r| r.cpu.cpu_shares)
+        .filter(|c| *c > 0)
+        .unwrap_or_else(|| task.cpu_mhz());
+    let memory = allocated
+        .map(|r| r.memory.memory_mb)
+        .filter(|m| *m > 0)
+        .unwrap_or_else(|| task.memory_mb());
     set("NOMAD_CPU_LIMIT".into(), cpu.to_string());
     set("NOMAD_MEMORY_LIMIT".into(), memory.to_string());
     let memory_max = allocated
         .map(|r| r.memory.memory_max_mb)
         .filter(|m| *m > 0)
-        .or_else(|| task.resources.as_ref().and_then(|r| r.memory_max_mb).map(i64::from).filter(|m| *m > 0));
+        .or_else(|| {
+            task.resources
+                .as_ref()
+                .and_then(|r| r.memory_max_mb)
+                .map(i64::from)
+                .filter(|m| *m > 0)
+        });
     if let Some(max) = memory_max {
         set("NOMAD_MEMORY_MAX_LIMIT".into(), max.to_string());
     }
-    if let Some(cores) = task.resources.as_ref().and_then(|r| r.cores).filter(|c| *c > 0) {
+    if let Some(cores) = task
+        .resources
+        .as_ref()
+        .and_then(|r| r.cores)
+        .filter(|c| *c > 0)
+    {
         set("NOMAD_CPU_CORES".into(), cores.to_string());
     }
 
@@ -99,7 +143,10 @@ pub fn nomad_vars(
         let t = sanitize(&task_name);
         for port in ports {
             let l = sanitize(&port.label);
-            set(format!("NOMAD_ADDR_{t}_{l}"), format!("{}:{}", port.ip, port.host_port));
+            set(
+                format!("NOMAD_ADDR_{t}_{l}"),
+                format!("{}:{}", port.ip, port.host_port),
+            );
             set(format!("NOMAD_IP_{t}_{l}"), port.ip.clone());
             set(format!("NOMAD_PORT_{t}_{l}"), port.host_port.to_string());
         }
@@ -107,7 +154,10 @@ pub fn nomad_vars(
 
     for (k, v) in merged_meta(alloc, task) {
         let key = sanitize(&k);
-        set(format!("NOMAD_META_{}", key.to_ascii_uppercase()), v.clone());
+        set(
+            format!("NOMAD_META_{}", key.to_ascii_uppercase()),
+            v.clone(),
+        );
         set(format!("NOMAD_META_{key}"), v);
     }
     env
@@ -129,13 +179,24 @@ pub fn merged_meta(alloc: &Allocation, task: &Task) -> BTreeMap<String, String> 
 /// The group's ports: from the allocation's shared ports, else its shared networks, else the
 /// group's static ports.
 fn group_ports(alloc: &Allocation, node: &NodeInfo) -> Vec<EnvPort> {
-    let ip_or = |ip: &str| if ip.is_empty() { node.network_ip.clone() } else { ip.to_string() };
+    let ip_or = |ip: &str| {
+        if ip.is_empty() {
+            node.network_ip.clone()
+        } else {
+            ip.to_string()
+        }
+    };
     if let Some(shared) = alloc.allocated_resources.as_ref().map(|r| &r.shared) {
         if !shared.ports.is_empty() {
             return shared
                 .ports
                 .iter()
-                .map(|p| EnvPort { label: p.label.clone(), ip: ip_or(&p.host_ip), host_port: p.value, to: p.to })
+                .map(|p| EnvPort {
+                    label: p.label.clone(),
+                    ip: ip_or(&p.host_ip),
+                    host_port: p.value,
+                    to: p.to,
+                })
                 .collect();
         }
         if !shared.networks.is_empty() {
@@ -154,17 +215,31 @@ fn task_ports(alloc: &Allocation, node: &NodeInfo) -> Vec<(String, Vec<EnvPort>)
     alloc
         .allocated_resources
         .as_ref()
-        .map(|r| r.tasks.iter().map(|(name, t)| (name.clone(), network_ports(&t.networks, node))).collect())
+        .map(|r| {
+            r.tasks
+                .iter()
+                .map(|(name, t)| (name.clone(), network_ports(&t.networks, node)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn network_ports(networks: &[NetworkResource], node: &NodeInfo) -> Vec<EnvPort> {
     let mut out = Vec::new();
     for n in networks {
-        let ip = if n.ip.is_empty() { node.network_ip.clone() } else { n.ip.clone() };
+        let ip = if n.ip.is_empty() {
+            node.network_ip.clone()
+        } else {
+            n.ip.clone()
+        };
         for p in n.reserved_ports.iter().chain(&n.dynamic_ports) {
             if p.value > 0 {
-                out.push(EnvPort { label: p.label.clone(), ip: ip.clone(), host_port: p.value, to: p.to });
+                out.push(EnvPort {
+                    label: p.label.clone(),
+                    ip: ip.clone(),
+                    host_port: p.value,
+                    to: p.to,
+                });
             }
         }
     }
@@ -181,9 +256,17 @@ mod tests {
     use drover_api::{AllocatedPortMapping, AllocatedResources, Job, TaskGroup};
 
     pub(crate) fn sample_alloc() -> Allocation {
-        let mut job = Job { id: "web".into(), name: "web".into(), region: "global".into(), ..Default::default() };
+        let mut job = Job {
+            id: "web".into(),
+            name: "web".into(),
+            region: "global".into(),
+            ..Default::default()
+        };
         job.meta.insert("owner".into(), "ops".into());
-        job.task_groups.push(TaskGroup { name: "g".into(), ..Default::default() });
+        job.task_groups.push(TaskGroup {
+            name: "g".into(),
+            ..Default::default()
+        });
         Allocation {
             id: "0123456789abcdef".into(),
             name: "web.g[2]".into(),
@@ -193,7 +276,12 @@ mod tests {
             job: Some(job),
             allocated_resources: Some(AllocatedResources {
                 shared: drover_api::AllocatedSharedResources {
-                    ports: vec![AllocatedPortMapping { label: "http".into(), value: 23456, to: 8080, host_ip: String::new() }],
+                    ports: vec![AllocatedPortMapping {
+                        label: "http".into(),
+                        value: 23456,
+                        to: 8080,
+                        host_ip: String::new(),
+                    }],
                     ..Default::default()
                 },
                 ..Default::default()
@@ -205,15 +293,25 @@ mod tests {
     #[test]
     fn sets_identity_dirs_ports_and_meta() {
         let alloc = sample_alloc();
-        let mut task = Task { name: "server".into(), ..Default::default() };
+        let mut task = Task {
+            name: "server".into(),
+            ..Default::default()
+        };
         task.meta.insert("tier-name".into(), "front".into());
         let dir = AllocDir::new(std::path::Path::new("/data/alloc"), &alloc.id);
-        let node = NodeInfo { datacenter: "dc1".into(), network_ip: "10.0.0.5".into(), ..Default::default() };
+        let node = NodeInfo {
+            datacenter: "dc1".into(),
+            network_ip: "10.0.0.5".into(),
+            ..Default::default()
+        };
         let env = nomad_vars(&alloc, &task, &dir, &dir.task("server"), &node);
         assert_eq!(env["NOMAD_SHORT_ALLOC_ID"], "01234567");
         assert_eq!(env["NOMAD_ALLOC_INDEX"], "2");
         assert_eq!(env["NOMAD_DC"], "dc1");
-        assert_eq!(env["NOMAD_TASK_DIR"], "/data/alloc/0123456789abcdef/server/local");
+        assert_eq!(
+            env["NOMAD_TASK_DIR"],
+            "/data/alloc/0123456789abcdef/server/local"
+        );
         assert_eq!(env["NOMAD_ALLOC_DIR"], "/data/alloc/0123456789abcdef/alloc");
         assert_eq!(env["NOMAD_PORT_http"], "8080");
         assert_eq!(env["NOMAD_HOST_PORT_http"], "23456");

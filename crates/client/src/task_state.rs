@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use drover_api::allocs::event;
 use drover_api::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD,
-    TASK_STATE_PENDING, TASK_STATE_RUNNING, TaskEvent, TaskState,
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
+    TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, TaskEvent, TaskState,
 };
 use drover_drivers::ExitResult;
 
@@ -23,7 +23,12 @@ fn go_duration(d: Duration) -> String {
 
 /// A bare event of `kind` now.
 pub fn new_event(kind: &str, display: impl Into<String>) -> TaskEvent {
-    TaskEvent { r#type: kind.to_string(), time: now(), display_message: display.into(), ..Default::default() }
+    TaskEvent {
+        r#type: kind.to_string(),
+        time: now(),
+        display_message: display.into(),
+        ..Default::default()
+    }
 }
 
 pub fn received() -> TaskEvent {
@@ -52,18 +57,24 @@ pub fn terminated(exit: &ExitResult) -> TaskEvent {
     e.exit_code = exit.exit_code;
     e.signal = exit.signal;
     e.details = exit.details.clone();
-    e.details.insert("exit_code".into(), exit.exit_code.to_string());
+    e.details
+        .insert("exit_code".into(), exit.exit_code.to_string());
     e.details.insert("signal".into(), exit.signal.to_string());
     if exit.unknown {
-        e.details.insert("exit_code".into(), ExitResult::UNKNOWN_DETAIL.into());
+        e.details
+            .insert("exit_code".into(), ExitResult::UNKNOWN_DETAIL.into());
     }
     e
 }
 
 pub fn restarting(delay: Duration, reason: &str) -> TaskEvent {
-    let mut e = new_event(event::RESTARTING, format!("Task restarting in {}", go_duration(delay)));
+    let mut e = new_event(
+        event::RESTARTING,
+        format!("Task restarting in {}", go_duration(delay)),
+    );
     e.start_delay = i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX);
-    e.details.insert("restart_reason".into(), reason.to_string());
+    e.details
+        .insert("restart_reason".into(), reason.to_string());
     e.message = reason.to_string();
     e
 }
@@ -71,15 +82,23 @@ pub fn restarting(delay: Duration, reason: &str) -> TaskEvent {
 pub fn not_restarting(reason: &str, failed: bool) -> TaskEvent {
     let mut e = new_event(event::NOT_RESTARTING, reason);
     e.fails_task = failed;
-    e.details.insert("restart_reason".into(), reason.to_string());
+    e.details
+        .insert("restart_reason".into(), reason.to_string());
     e
 }
 
 pub fn killing(signal: &str, timeout: Duration) -> TaskEvent {
-    let verb = if signal == "SIGINT" { "interrupt".to_string() } else { signal.to_string() };
+    let verb = if signal == "SIGINT" {
+        "interrupt".to_string()
+    } else {
+        signal.to_string()
+    };
     let mut e = new_event(
         event::KILLING,
-        format!("Sent {verb}. Waiting {} before force killing", go_duration(timeout)),
+        format!(
+            "Sent {verb}. Waiting {} before force killing",
+            go_duration(timeout)
+        ),
     );
     e.kill_timeout = i64::try_from(timeout.as_nanos()).unwrap_or(i64::MAX);
     e
@@ -105,7 +124,10 @@ pub fn setup_failure(err: &str) -> TaskEvent {
 
 /// A fresh task state: pending, no events.
 pub fn pending() -> TaskState {
-    TaskState { state: TASK_STATE_PENDING.to_string(), ..Default::default() }
+    TaskState {
+        state: TASK_STATE_PENDING.to_string(),
+        ..Default::default()
+    }
 }
 
 /// Appends `e`, keeping the newest events.
@@ -159,7 +181,11 @@ mod tests {
     use super::*;
 
     fn state(s: &str, failed: bool) -> TaskState {
-        TaskState { state: s.into(), failed, ..Default::default() }
+        TaskState {
+            state: s.into(),
+            failed,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -180,13 +206,19 @@ mod tests {
 
     #[test]
     fn events_read_like_nomad() {
-        let exit = ExitResult { exit_code: 1, ..Default::default() };
+        let exit = ExitResult {
+            exit_code: 1,
+            ..Default::default()
+        };
         assert_eq!(terminated(&exit).display_message, "Exit Code: 1");
         assert_eq!(
             killing("SIGINT", Duration::from_secs(5)).display_message,
             "Sent interrupt. Waiting 5s before force killing"
         );
-        assert_eq!(restarting(Duration::from_millis(100), "x").display_message, "Task restarting in 100ms");
+        assert_eq!(
+            restarting(Duration::from_millis(100), "x").display_message,
+            "Task restarting in 100ms"
+        );
         let mut s = pending();
         for _ in 0..15 {
             push_event(&mut s, started());

@@ -20,13 +20,29 @@ impl TaskHook for EnvHook {
         Box::pin(async move {
             let task_dir = ctx.alloc_dir.task(&ctx.task.name);
             let mut env: BTreeMap<String, String> = std::env::vars().collect();
-            env.extend(nomad_vars(&ctx.alloc, &ctx.task, &ctx.alloc_dir, &task_dir, &ctx.node));
+            env.extend(nomad_vars(
+                &ctx.alloc,
+                &ctx.task,
+                &ctx.alloc_dir,
+                &task_dir,
+                &ctx.node,
+            ));
             let task_env: Vec<(String, String)> = {
-                let i = Interpolator { env: &env, node: &ctx.node };
-                ctx.task.env.iter().map(|(k, v)| (k.clone(), i.string(v))).collect()
+                let i = Interpolator {
+                    env: &env,
+                    node: &ctx.node,
+                };
+                ctx.task
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), i.string(v)))
+                    .collect()
             };
             env.extend(task_env);
-            let i = Interpolator { env: &env, node: &ctx.node };
+            let i = Interpolator {
+                env: &env,
+                node: &ctx.node,
+            };
             let config = i.config(&ctx.task.config);
             let tc = &mut ctx.task_config;
             tc.alloc_id = ctx.alloc.id.clone();

@@ -45,7 +45,10 @@ pub fn default_hooks() -> Vec<Box<dyn TaskHook>> {
 }
 
 /// Runs `hooks` in order, stopping at the first failure.
-pub async fn run_prestart(hooks: &[Box<dyn TaskHook>], ctx: &mut HookContext) -> Result<(), HookError> {
+pub async fn run_prestart(
+    hooks: &[Box<dyn TaskHook>],
+    ctx: &mut HookContext,
+) -> Result<(), HookError> {
     for hook in hooks {
         tracing::debug!(hook = hook.name(), task = %ctx.task.name, "running prestart hook");
         hook.prestart(ctx).await?;

@@ -21,8 +21,14 @@ impl TaskHook for TaskDirHook {
                 alloc_dir.build_task(&name)
             })
             .await
-            .map_err(|e| HookError { hook: self.name(), message: e.to_string() })?
-            .map_err(|e| HookError { hook: self.name(), message: e.to_string() })?;
+            .map_err(|e| HookError {
+                hook: self.name(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| HookError {
+                hook: self.name(),
+                message: e.to_string(),
+            })?;
             ctx.task_config.task_dir = dirs.dir;
             ctx.task_config.log_dir = ctx.alloc_dir.logs();
             Ok(())

@@ -147,10 +147,7 @@ async fn logs_rotate_at_a_tiny_size() {
 #[tokio::test]
 async fn recover_reattaches_after_the_first_handle_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let t = task(
-        dir.path(),
-        "echo before; sleep 0.6; echo after",
-    );
+    let t = task(dir.path(), "echo before; sleep 0.6; echo after");
     let driver = RawExecDriver::new(true);
     let first = driver.start(&t).await.unwrap();
     let state = first.state().clone();

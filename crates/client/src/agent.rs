@@ -1,0 +1,205 @@
+//! Starting and stopping the client agent: node identity and fingerprint, restoring persisted
+//! allocations, and the background loops (heartbeat, allocation watch, status updates).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use drover_drivers::{Driver, RawExecDriver};
+use std::sync::Mutex;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::alloc_runner::{AllocRunner, RunnerContext};
+use crate::fingerprint::{HostFacts, build_node};
+use crate::persist::StateDir;
+use crate::rpc::Rpc;
+use crate::task_env::NodeInfo;
+use crate::updater::{self, Updater};
+use crate::watcher::{self, Runners};
+use crate::{ClientConfig, ClientError};
+
+/// A running client agent.
+pub struct ClientHandle {
+    node_id: String,
+    ready: watch::Receiver<bool>,
+    runners: Arc<Runners>,
+    loops: Vec<JoinHandle<()>>,
+}
+
+/// Starts the client: loads or creates the node identity, re-attaches to the allocations it
+/// ran before, then registers with the servers and starts watching for work.
+pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
+    let state = StateDir::new(config.state_dir());
+    let alloc_root = config.alloc_root();
+    let identity = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.node_identity())
+            .await
+            .map_err(|e| ClientError::Config(format!("loading node identity: {e}")))??
+    };
+    let rpc = Rpc::new(&config.servers, &identity.secret_id, &config.region)?;
+    let drivers: Vec<Arc<dyn Driver>> = vec![Arc::new(RawExecDriver::new(config.raw_exec_enabled))];
+    let facts = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || HostFacts::gather(&dir))
+            .await
+            .map_err(|e| ClientError::Config(format!("fingerprinting the node: {e}")))?
+    };
+    let node = build_node(
+        &config,
+        &facts,
+        &identity.node_id,
+        &identity.secret_id,
+        &drivers,
+    );
+    let node_info = NodeInfo {
+        id: node.id.clone(),
+        name: node.name.clone(),
+        datacenter: node.datacenter.clone(),
+        region: config.region.clone(),
+        class: node.node_class.clone(),
+        pool: node.node_pool.clone(),
+        attributes: node.attributes.clone(),
+        meta: node.meta.clone(),
+        network_ip: config.network_ip.clone(),
+    };
+
+    let (updates, update_rx) = Updater::channel();
+    let ctx = Arc::new(RunnerContext {
+        drivers: drivers
+            .iter()
+            .filter(|d| d.fingerprint().detected)
+            .map(|d| (d.name().to_string(), d.clone()))
+            .collect(),
+        node: node_info,
+        alloc_root,
+        state: state.clone(),
+        updates,
+        hooks: crate::hooks::default_hooks(),
+    });
+
+    let restored = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.load_allocs())
+            .await
+            .map_err(|e| ClientError::Config(format!("loading allocation state: {e}")))??
+    };
+    let mut runners = BTreeMap::new();
+    for saved in restored {
+        tracing::info!(alloc_id = %saved.alloc.id, "restoring allocation");
+        let alloc = saved.alloc.clone();
+        runners.insert(
+            alloc.id.clone(),
+            AllocRunner::start(ctx.clone(), alloc, Some(saved)),
+        );
+    }
+    let runners = Arc::new(Runners {
+        ctx,
+        runners: Mutex::new(runners),
+    });
+
+    let (ready_tx, ready) = watch::channel(false);
+    let node_id = identity.node_id.clone();
+    let loops = vec![
+        tokio::spawn(updater::send_loop(rpc.clone(), node_id.clone(), update_rx)),
+        tokio::spawn(crate::heartbeat::run(rpc.clone(), node, ready_tx)),
+        tokio::spawn(watcher::run(
+            rpc,
+            node_id.clone(),
+            runners.clone(),
+            ready.clone(),
+        )),
+    ];
+    Ok(ClientHandle {
+        node_id,
+        ready,
+        runners,
+        loops,
+    })
+}
+
+impl ClientHandle {
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Waits until the node is registered and ready.
+    pub async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// Stops the client. `destroy_allocs` kills every task and removes the allocation
+    /// directories and state (temporary `-dev` data dirs); otherwise tasks keep running for a
+    /// later agent with the same data dir to re-attach.
+    pub async fn shutdown(self, destroy_allocs: bool) {
+        for l in &self.loops {
+            l.abort();
+        }
+        let runners = std::mem::take(
+            &mut *self
+                .runners
+                .runners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let mut pending = Vec::new();
+        for (_, runner) in runners {
+            if destroy_allocs {
+                pending.push(tokio::spawn(runner.destroy()));
+            } else {
+                pending.push(tokio::spawn(runner.detach()));
+            }
+        }
+        for p in pending {
+            let _ = p.await;
+        }
+    }
+
+    /// The directory of an allocation this client runs or ran, for the filesystem API.
+    pub fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {
+        let runners = self
+            .runners
+            .runners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        runners.get(alloc_id).map(|r| r.dir().root().to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn node_identity_survives_restarts_and_unknown_allocs_have_no_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ClientConfig {
+            data_dir: dir.path().to_path_buf(),
+            // Nothing listens here: the client keeps retrying in the background.
+            servers: vec!["http://127.0.0.1:9".into()],
+            raw_exec_enabled: true,
+            ..Default::default()
+        };
+        let first = start(config.clone()).await.unwrap();
+        let id = first.node_id().to_string();
+        assert!(first.alloc_dir("nope").is_none());
+        first.shutdown(false).await;
+        let second = start(config).await.unwrap();
+        assert_eq!(second.node_id(), id);
+        second.shutdown(true).await;
+    }
+
+    #[tokio::test]
+    async fn refuses_a_config_without_servers() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ClientConfig {
+            data_dir: dir.path().to_path_buf(),
+            servers: vec![],
+            ..Default::default()
+        };
+        assert!(matches!(start(config).await, Err(ClientError::Config(_))));
+    }
+}

@@ -1,0 +1,308 @@
+//! Alloc and task runners with the real raw_exec driver.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_api::allocs::event;
+use drover_api::internal::AllocClientUpdate;
+use drover_api::{
+    AllocatedPortMapping, AllocatedResources, AllocatedSharedResources, Allocation, Job,
+    RestartPolicy, Task, TaskGroup,
+};
+use drover_drivers::{Driver, RawExecDriver};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::alloc_runner::{AllocRunner, RunnerContext};
+use crate::persist::StateDir;
+use crate::task_env::NodeInfo;
+use crate::updater::Updater;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    ctx: Arc<RunnerContext>,
+    updates: mpsc::UnboundedReceiver<AllocClientUpdate>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (updates, rx) = Updater::channel();
+    let driver: Arc<dyn Driver> = Arc::new(RawExecDriver::new(true));
+    let ctx = Arc::new(RunnerContext {
+        drivers: BTreeMap::from([("raw_exec".to_string(), driver)]),
+        node: NodeInfo {
+            id: "node-1".into(),
+            name: "n1".into(),
+            datacenter: "dc1".into(),
+            region: "global".into(),
+            network_ip: "127.0.0.1".into(),
+            ..Default::default()
+        },
+        alloc_root: dir.path().join("alloc"),
+        state: StateDir::new(dir.path().join("client")),
+        updates,
+        hooks: crate::hooks::default_hooks(),
+    });
+    Fixture {
+        dir,
+        ctx,
+        updates: rx,
+    }
+}
+
+fn sh_task(name: &str, script: &str) -> Task {
+    Task {
+        name: name.into(),
+        driver: "raw_exec".into(),
+        config: serde_json::from_value(json!({"command": "/bin/sh", "args": ["-c", script]}))
+            .unwrap(),
+        restart_policy: Some(RestartPolicy {
+            attempts: Some(0),
+            interval: Some(60_000_000_000),
+            delay: Some(100_000_000),
+            mode: Some("fail".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn alloc(job_type: &str, tasks: Vec<Task>) -> Allocation {
+    let job = Job {
+        id: "example".into(),
+        name: "example".into(),
+        r#type: job_type.into(),
+        region: "global".into(),
+        task_groups: vec![TaskGroup {
+            name: "g".into(),
+            tasks,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    Allocation {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "example.g[0]".into(),
+        namespace: "default".into(),
+        job_id: "example".into(),
+        task_group: "g".into(),
+        job: Some(job),
+        desired_status: "run".into(),
+        allocated_resources: Some(AllocatedResources {
+            shared: AllocatedSharedResources {
+                ports: vec![AllocatedPortMapping {
+                    label: "http".into(),
+                    value: 25123,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn event_types(runner: &AllocRunner, task: &str) -> Vec<String> {
+    runner.task_states()[task]
+        .events
+        .iter()
+        .map(|e| e.r#type.clone())
+        .collect()
+}
+
+fn read_log(alloc_dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(alloc_dir.join("alloc/logs").join(file)).unwrap_or_default()
+}
+
+/// Waits for an update of `alloc_id` with `status`.
+async fn wait_status(
+    rx: &mut mpsc::UnboundedReceiver<AllocClientUpdate>,
+    alloc_id: &str,
+    status: &str,
+) -> AllocClientUpdate {
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(u) = rx.recv().await {
+            if u.id == alloc_id && u.client_status == status {
+                return u;
+            }
+        }
+        panic!("updates closed");
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("alloc never reported {status}"))
+}
+
+async fn eventually(mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition never held");
+}
+
+#[tokio::test]
+async fn runs_a_task_to_completion_with_env_and_interpolation() {
+    let mut f = fixture();
+    let mut task = sh_task(
+        "web",
+        "echo id=$NOMAD_ALLOC_ID task=$NOMAD_TASK_NAME dc=$NOMAD_DC; echo arg=$0; echo custom=$GREETING",
+    );
+    task.config = serde_json::from_value(json!({
+        "command": "/bin/sh",
+        "args": ["-c", "echo id=$NOMAD_ALLOC_ID task=$NOMAD_TASK_NAME dc=$NOMAD_DC; echo arg=$0; echo custom=$GREETING", "port-${NOMAD_PORT_http}"]
+    }))
+    .unwrap();
+    task.env
+        .insert("GREETING".into(), "hi-${node.unique.name}".into());
+    let a = alloc("batch", vec![task]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    let update = wait_status(&mut f.updates, &a.id, "complete").await;
+    runner.wait().await;
+    let state = &update.task_states["web"];
+    assert_eq!(state.state, "dead");
+    assert!(!state.failed);
+    assert!(state.started_at.is_some() && state.finished_at.is_some());
+    assert_eq!(
+        event_types(&runner, "web"),
+        vec![
+            event::RECEIVED,
+            event::SETUP,
+            event::STARTED,
+            event::TERMINATED
+        ]
+    );
+    let log = read_log(runner.dir().root(), "web.stdout.0");
+    assert!(
+        log.contains(&format!("id={} task=web dc=dc1", a.id)),
+        "{log}"
+    );
+    assert!(log.contains("arg=port-25123"), "{log}");
+    assert!(log.contains("custom=hi-n1"), "{log}");
+    assert!(runner.dir().root().join("web/secrets").is_dir());
+    drop(f.dir);
+}
+
+#[tokio::test]
+async fn restart_policy_restarts_once_then_fails() {
+    let mut f = fixture();
+    let mut task = sh_task("web", "echo run; exit 1");
+    task.restart_policy.as_mut().unwrap().attempts = Some(1);
+    let a = alloc("batch", vec![task]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    let update = wait_status(&mut f.updates, &a.id, "failed").await;
+    runner.wait().await;
+    let state = &update.task_states["web"];
+    assert!(state.failed);
+    assert_eq!(state.restarts, 1);
+    let types = event_types(&runner, "web");
+    assert_eq!(types.iter().filter(|t| *t == event::RESTARTING).count(), 1);
+    assert_eq!(types.iter().filter(|t| *t == event::STARTED).count(), 2);
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some(event::NOT_RESTARTING)
+    );
+    let terminated = runner.task_states()["web"]
+        .events
+        .iter()
+        .find(|e| e.r#type == event::TERMINATED)
+        .cloned()
+        .unwrap();
+    assert_eq!(terminated.exit_code, 1);
+    assert_eq!(terminated.display_message, "Exit Code: 1");
+    assert_eq!(read_log(runner.dir().root(), "web.stdout.0"), "run\nrun\n");
+}
+
+#[tokio::test]
+async fn stop_kills_with_signal_then_timeout() {
+    let mut f = fixture();
+    let mut task = sh_task(
+        "web",
+        "trap '' INT; echo ready; while true; do sleep 0.05; done",
+    );
+    task.kill_timeout = Some(300_000_000);
+    let a = alloc("service", vec![task]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    wait_status(&mut f.updates, &a.id, "running").await;
+    let root = runner.dir().root().to_path_buf();
+    eventually(|| read_log(&root, "web.stdout.0").contains("ready")).await;
+    let mut stopped = a.clone();
+    stopped.desired_status = "stop".into();
+    stopped.alloc_modify_index += 1;
+    runner.update(stopped);
+    let update = wait_status(&mut f.updates, &a.id, "complete").await;
+    runner.wait().await;
+    assert!(!update.task_states["web"].failed);
+    let events = runner.task_states()["web"].events.clone();
+    let types: Vec<&str> = events.iter().map(|e| e.r#type.as_str()).collect();
+    assert_eq!(
+        &types[types.len() - 3..],
+        &[event::KILLING, event::TERMINATED, event::KILLED]
+    );
+    let killing = &events[events.len() - 3];
+    assert_eq!(
+        killing.display_message,
+        "Sent interrupt. Waiting 300ms before force killing"
+    );
+    assert_eq!(events[events.len() - 2].signal, 9);
+}
+
+#[tokio::test]
+async fn restored_allocations_reattach_without_a_second_copy() {
+    let mut f = fixture();
+    let a = alloc("service", vec![sh_task("web", "echo started; sleep 1000")]);
+    let runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    wait_status(&mut f.updates, &a.id, "running").await;
+    let pid = runner.handles()["web"].pid;
+    runner.detach().await;
+
+    let saved = f.ctx.state.load_allocs().unwrap();
+    assert_eq!(saved.len(), 1);
+    let mut restored = AllocRunner::start(f.ctx.clone(), a.clone(), saved.into_iter().next());
+    eventually(|| restored.handles().get("web").is_some_and(|h| h.pid == pid)).await;
+    let types = event_types(&restored, "web");
+    assert_eq!(
+        types.iter().filter(|t| *t == event::STARTED).count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(read_log(restored.dir().root(), "web.stdout.0"), "started\n");
+
+    restored.stop();
+    let update = wait_status(&mut f.updates, &a.id, "complete").await;
+    restored.wait().await;
+    assert_eq!(update.task_states["web"].state, "dead");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || drover_drivers::proc::ProcStat::read(pid).is_none_or(|s| s.exited())
+    );
+}
+
+#[tokio::test]
+async fn a_dead_leader_takes_the_other_tasks_down() {
+    let mut f = fixture();
+    let mut leader = sh_task("leader", "sleep 0.3");
+    leader.leader = true;
+    let follower = sh_task("follower", "sleep 1000");
+    let a = alloc("batch", vec![leader, follower]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    let update = wait_status(&mut f.updates, &a.id, "complete").await;
+    runner.wait().await;
+    assert_eq!(update.task_states["follower"].state, "dead");
+    assert!(event_types(&runner, "follower").contains(&event::KILLED.to_string()));
+}
+
+#[tokio::test]
+async fn destroy_removes_the_alloc_dir_and_state() {
+    let mut f = fixture();
+    let a = alloc("service", vec![sh_task("web", "sleep 1000")]);
+    let runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    wait_status(&mut f.updates, &a.id, "running").await;
+    let root = runner.dir().root().to_path_buf();
+    runner.destroy().await;
+    assert!(!root.exists());
+    assert!(f.ctx.state.load_allocs().unwrap().is_empty());
+}
