@@ -2,20 +2,27 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use drover_client::ClientHandle;
 use drover_client::fs::{FsError, LogKind, Origin};
 use drover_http::{ApiError, ClientFs, LogOrigin, LogStream};
 use futures_util::StreamExt;
 
+/// The running client, shared with the HTTP layer until shutdown takes it.
+pub(crate) type ClientSlot = Arc<Mutex<Option<ClientHandle>>>;
+
 pub(crate) struct LocalClient {
-    handle: Arc<OnceLock<ClientHandle>>,
+    handle: ClientSlot,
 }
 
 impl LocalClient {
-    pub fn new(handle: Arc<OnceLock<ClientHandle>>) -> Self {
+    pub fn new(handle: ClientSlot) -> Self {
         LocalClient { handle }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&ClientHandle) -> T) -> Option<T> {
+        self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
     }
 }
 
@@ -30,11 +37,11 @@ fn api_error(e: FsError) -> ApiError {
 
 impl ClientFs for LocalClient {
     fn node_id(&self) -> String {
-        self.handle.get().map(|h| h.node_id().to_string()).unwrap_or_default()
+        self.with(|h| h.node_id().to_string()).unwrap_or_default()
     }
 
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {
-        self.handle.get()?.alloc_dir(alloc_id)
+        self.with(|h| h.alloc_dir(alloc_id)).flatten()
     }
 
     fn ls(&self, alloc_dir: &Path, path: &str) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError> {

@@ -89,7 +89,7 @@ async fn serve(config: Config) -> Result<(), AgentError> {
 
     // The client learns its node ID before the HTTP API starts, so start it after binding but
     // let the API serve right away: the client registers through it.
-    let client_slot: Arc<std::sync::OnceLock<drover_client::ClientHandle>> = Arc::default();
+    let client_slot = crate::client_fs::ClientSlot::default();
     let info = AgentInfo {
         name: config.name.clone(),
         region: config.region.clone(),
@@ -133,7 +133,7 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             raw_exec_enabled: config.raw_exec_enabled,
         };
         let handle = drover_client::start(cc).await.map_err(|e| AgentError::Startup(e.to_string()))?;
-        let _ = client_slot.set(handle);
+        *client_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
 
     wait_for_signal().await;
@@ -142,11 +142,18 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     if let Some(server) = &server {
         server.shutdown();
     }
+    // Open blocking queries would hold a graceful shutdown for minutes: give requests in
+    // flight a moment, then drop the router (which also releases its client handle).
+    let mut http = http;
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut http).await.is_err() {
+        http.abort();
+        let _ = http.await;
+    }
     // Tasks outlive the agent unless their data dir is about to be deleted.
-    if let Some(client) = Arc::into_inner(client_slot).and_then(|c| c.into_inner()) {
+    let client = client_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(client) = client {
         client.shutdown(temp_dir.is_some()).await;
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http).await;
     drop(temp_dir);
     Ok(())
 }

@@ -60,9 +60,12 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
             sign * (oh * 3600 + om * 60)
         }
     };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
     let days = days_from_civil(y, mo, d);
     let secs = days * 86400 + h * 3600 + mi * 60 + s - offset;
-    Some(secs * 1_000_000_000 + nanos)
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
@@ -104,5 +107,7 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(parse_rfc3339("2000-02-29T12:00:00+01:00"), Some(951_822_000_000_000_000));
         assert_eq!(parse_rfc3339("nonsense"), None);
+        // Go's zero time is before what fits in i64 nanoseconds: None, not a panic.
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
     }
 }

@@ -78,16 +78,34 @@ mod tests {
     #[test]
     fn single_dash_long_flags_become_double_dash() {
         assert_eq!(
-            run(&["drover", "job", "run", "-detach", "-address=http://x:1", "job.hcl"]),
-            ["drover", "job", "run", "--detach", "--address=http://x:1", "job.hcl"]
+            run(&[
+                "drover",
+                "job",
+                "run",
+                "-detach",
+                "-address=http://x:1",
+                "job.hcl"
+            ]),
+            [
+                "drover",
+                "job",
+                "run",
+                "--detach",
+                "--address=http://x:1",
+                "job.hcl"
+            ]
         );
     }
 
     #[test]
     fn short_flags_and_double_dash_flags_stay() {
         assert_eq!(
-            run(&["drover", "alloc", "logs", "-f", "-n", "5", "--stderr", "abc"]),
-            ["drover", "alloc", "logs", "-f", "-n", "5", "--stderr", "abc"]
+            run(&[
+                "drover", "alloc", "logs", "-f", "-n", "5", "--stderr", "abc"
+            ]),
+            [
+                "drover", "alloc", "logs", "-f", "-n", "5", "--stderr", "abc"
+            ]
         );
     }
 
@@ -103,7 +121,10 @@ mod tests {
 
     #[test]
     fn nothing_after_bare_double_dash_changes() {
-        assert_eq!(run(&["-json", "--", "-verbose"]), ["--json", "--", "-verbose"]);
+        assert_eq!(
+            run(&["-json", "--", "-verbose"]),
+            ["--json", "--", "-verbose"]
+        );
     }
 
     #[test]

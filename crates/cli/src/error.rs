@@ -47,9 +47,15 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// Exit code for this failure.
+    /// Exit code for this failure: 1, or 0 when the reader of stdout went away (as with
+    /// `drover … | head`), which is not the command's fault.
     pub fn code(&self) -> u8 {
-        1
+        if self.is_broken_pipe() { 0 } else { 1 }
+    }
+
+    /// True when stdout was closed by its reader.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -60,13 +66,19 @@ pub trait Doing<T> {
 
 impl<T> Doing<T> for Result<T, ClientError> {
     fn doing(self, what: &str) -> Result<T, CliError> {
-        self.map_err(|source| CliError::Api { doing: what.to_string(), source })
+        self.map_err(|source| CliError::Api {
+            doing: what.to_string(),
+            source,
+        })
     }
 }
 
 impl<T> Doing<T> for Result<T, std::io::Error> {
     fn doing(self, what: &str) -> Result<T, CliError> {
-        self.map_err(|source| CliError::Io { doing: what.to_string(), source })
+        self.map_err(|source| CliError::Io {
+            doing: what.to_string(),
+            source,
+        })
     }
 }
 
@@ -79,9 +91,15 @@ mod tests {
 
     #[test]
     fn api_errors_say_what_was_being_done() {
-        let err: Result<(), _> = Err(ClientError::Status { status: 404, body: "job not found".into() });
+        let err: Result<(), _> = Err(ClientError::Status {
+            status: 404,
+            body: "job not found".into(),
+        });
         let err = err.doing("querying job").unwrap_err();
-        assert_eq!(err.to_string(), "Error querying job: Unexpected response code: 404 (job not found)");
+        assert_eq!(
+            err.to_string(),
+            "Error querying job: Unexpected response code: 404 (job not found)"
+        );
         assert_eq!(err.code(), 1);
     }
 

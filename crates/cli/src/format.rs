@@ -90,9 +90,20 @@ pub fn unix_nano(ns: i64) -> String {
     drover_api::time::rfc3339_seconds(ns)
 }
 
+/// Parses an RFC 3339 time from the API into Unix nanoseconds. Times before 1970 (such as Go's
+/// zero time, `0001-01-01T00:00:00Z`) and after 2200 are treated as absent, which also keeps
+/// them inside the range of `i64` nanoseconds.
+pub fn parse_api_time(text: &str) -> Option<i64> {
+    let year: i64 = text.get(0..4)?.parse().ok()?;
+    if !(1970..2200).contains(&year) {
+        return None;
+    }
+    drover_api::time::parse_rfc3339(text)
+}
+
 /// An RFC 3339 time from the API, to the second in UTC; `N/A` when absent.
 pub fn rfc3339_or_na(text: Option<&str>) -> String {
-    match text.and_then(drover_api::time::parse_rfc3339) {
+    match text.and_then(parse_api_time) {
         Some(ns) if ns > 0 => unix_nano(ns),
         _ => "N/A".to_string(),
     }
@@ -116,7 +127,11 @@ pub fn time_ago(then_ns: i64, now_ns: i64) -> String {
     }
     let round = |ns: i64| (ns + 500_000_000).div_euclid(1_000_000_000);
     let (then, now) = (round(then_ns), round(now_ns));
-    let (secs, suffix) = if now >= then { (now - then, " ago") } else { (then - now, " from now") };
+    let (secs, suffix) = if now >= then {
+        (now - then, " ago")
+    } else {
+        (then - now, " from now")
+    };
     let secs = secs as u64;
     let units: [(u64, &str); 6] = [
         (secs / (86_400 * 30 * 12), "y"),
@@ -183,7 +198,13 @@ mod tests {
     fn list_aligns_columns_with_two_spaces() {
         let out = list(vec![
             vec!["ID", "Type", "Priority", "Status", "Submit Date"],
-            vec!["example", "service", "50", "running", "2026-11-23T20:14:15Z"],
+            vec![
+                "example",
+                "service",
+                "50",
+                "running",
+                "2026-11-23T20:14:15Z",
+            ],
             vec!["b", "batch", "70", "", "x"],
         ]);
         assert_eq!(
@@ -197,7 +218,10 @@ mod tests {
     #[test]
     fn kv_aligns_equals_signs() {
         let out = kv(&[("ID", "example"), ("Submit Date", "now"), ("Status", "")]);
-        assert_eq!(out, "ID          = example\nSubmit Date = now\nStatus      = <none>");
+        assert_eq!(
+            out,
+            "ID          = example\nSubmit Date = now\nStatus      = <none>"
+        );
     }
 
     #[test]
@@ -221,9 +245,14 @@ mod tests {
 
     #[test]
     fn rfc3339_or_na_normalizes_api_times() {
-        assert_eq!(rfc3339_or_na(Some("2026-11-23T20:14:15.123456Z")), "2026-11-23T20:14:15Z");
+        assert_eq!(
+            rfc3339_or_na(Some("2026-11-23T20:14:15.123456Z")),
+            "2026-11-23T20:14:15Z"
+        );
         assert_eq!(rfc3339_or_na(None), "N/A");
         assert_eq!(rfc3339_or_na(Some("0001-01-01T00:00:00Z")), "N/A");
+        assert_eq!(rfc3339_or_na(Some("garbage")), "N/A");
+        assert_eq!(parse_api_time("9999-12-31T23:59:59Z"), None);
     }
 
     #[test]

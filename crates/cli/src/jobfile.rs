@@ -21,22 +21,30 @@ pub struct JobSource {
 pub fn read_source(path: &str) -> Result<JobSource, CliError> {
     if path == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).doing("reading job file from stdin")?;
-        return Ok(JobSource { name: "<stdin>".to_string(), text });
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .doing("reading job file from stdin")?;
+        return Ok(JobSource {
+            name: "<stdin>".to_string(),
+            text,
+        });
     }
     let text = std::fs::read_to_string(path).doing(&format!("reading job file {path:?}"))?;
-    Ok(JobSource { name: path.to_string(), text })
+    Ok(JobSource {
+        name: path.to_string(),
+        text,
+    })
 }
 
 /// Collects input variables: `NOMAD_VAR_*` from the environment, then variable files, then
 /// `-var` flags.
 pub fn variables(vars: &[String], var_files: &[PathBuf]) -> Result<VariableValues, CliError> {
-    let mut values = VariableValues::from_flags(vars).map_err(|e| CliError::Message(format!(
-        "Error parsing -var flags: {e}"
-    )))?;
+    let mut values = VariableValues::from_flags(vars)
+        .map_err(|e| CliError::Message(format!("Error parsing -var flags: {e}")))?;
     for file in var_files {
         let name = file.display().to_string();
-        let text = std::fs::read_to_string(file).doing(&format!("reading variable file {name:?}"))?;
+        let text =
+            std::fs::read_to_string(file).doing(&format!("reading variable file {name:?}"))?;
         values
             .add_file(&text, &name)
             .map_err(|e| CliError::Message(format!("Error parsing variable file {name:?}: {e}")))?;
@@ -47,8 +55,10 @@ pub fn variables(vars: &[String], var_files: &[PathBuf]) -> Result<VariableValue
 
 /// Parses a jobspec into an API job.
 pub fn parse(source: &JobSource, vars: &VariableValues) -> Result<Job, CliError> {
-    drover_jobspec::parse(&source.text, &source.name, vars)
-        .map_err(|e| CliError::Jobspec { file: source.name.clone(), message: e.to_string() })
+    drover_jobspec::parse(&source.text, &source.name, vars).map_err(|e| CliError::Jobspec {
+        file: source.name.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads and parses the jobspec at `path` with the given variables.
@@ -57,4 +67,3 @@ pub fn load(path: &str, vars: &[String], var_files: &[PathBuf]) -> Result<Job, C
     let values = variables(vars, var_files)?;
     parse(&source, &values)
 }
-

@@ -29,14 +29,16 @@ impl FrameDecoder {
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
         self.pending.extend_from_slice(chunk);
         let mut payloads = Vec::new();
-        let mut stream = serde_json::Deserializer::from_slice(&self.pending).into_iter::<StreamFrame>();
+        let mut stream =
+            serde_json::Deserializer::from_slice(&self.pending).into_iter::<StreamFrame>();
         let mut consumed = 0;
         loop {
             match stream.next() {
                 Some(Ok(frame)) => {
                     consumed = stream.byte_offset();
                     if !frame.data.is_empty() {
-                        payloads.push(base64::engine::general_purpose::STANDARD.decode(&frame.data)?);
+                        payloads
+                            .push(base64::engine::general_purpose::STANDARD.decode(&frame.data)?);
                     }
                 }
                 Some(Err(e)) if e.is_eof() => break,
@@ -100,7 +102,10 @@ mod tests {
         let (a, b) = body.split_at(17);
         assert!(d.push(a.as_bytes()).unwrap_or_default().is_empty());
         assert!(d.has_partial());
-        assert_eq!(d.push(b.as_bytes()).unwrap_or_default(), vec![b"split frame".to_vec()]);
+        assert_eq!(
+            d.push(b.as_bytes()).unwrap_or_default(),
+            vec![b"split frame".to_vec()]
+        );
         assert!(!d.has_partial());
     }
 

@@ -11,6 +11,7 @@ mod format;
 mod jobfile;
 mod logs;
 mod monitor;
+mod output;
 mod resolve;
 mod views;
 
@@ -24,13 +25,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match commands::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) => {
-            eprintln!("{e}");
+            if !e.is_broken_pipe() {
+                output::error_line(&e.to_string());
+            }
             ExitCode::from(e.code())
         }
     }

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use drover_api::client::escape;
 use drover_api::{
-    AllocListStub, AllocMetric, Client, Evaluation, QueryOptions, ALLOC_CLIENT_RUNNING,
-    ALLOC_DESIRED_RUN, EVAL_STATUS_PENDING, JOB_TYPE_SERVICE,
+    ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_RUN, AllocListStub, AllocMetric, Client,
+    EVAL_STATUS_PENDING, Evaluation, JOB_TYPE_SERVICE, QueryOptions,
 };
 
 use crate::error::{CliError, CmdResult, Doing, Outcome};
 use crate::format::{self, limit};
+use crate::output::say;
 
 /// Time between polls of the agent.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -44,7 +45,10 @@ pub struct AllocState {
 impl EvalState {
     /// The state before anything was read: a pending evaluation.
     pub fn pending() -> Self {
-        EvalState { status: EVAL_STATUS_PENDING.to_string(), ..Default::default() }
+        EvalState {
+            status: EVAL_STATUS_PENDING.to_string(),
+            ..Default::default()
+        }
     }
 
     pub fn observe(eval: &Evaluation, allocs: &[AllocListStub]) -> Self {
@@ -75,7 +79,10 @@ impl EvalState {
 pub fn changes(old: &EvalState, new: &EvalState, id_len: usize) -> Vec<String> {
     let mut lines = Vec::new();
     if old.node.is_empty() && !new.node.is_empty() {
-        lines.push(format!("Evaluation triggered by node {:?}", limit(&new.node, id_len)));
+        lines.push(format!(
+            "Evaluation triggered by node {:?}",
+            limit(&new.node, id_len)
+        ));
     }
     if old.job.is_empty() && !new.job.is_empty() {
         lines.push(format!("Evaluation triggered by job {:?}", new.job));
@@ -109,7 +116,10 @@ pub fn changes(old: &EvalState, new: &EvalState, id_len: usize) -> Vec<String> {
         }
     }
     if !old.status.is_empty() && new.status != EVAL_STATUS_PENDING && old.status != new.status {
-        lines.push(format!("Evaluation status changed: {:?} -> {:?}", old.status, new.status));
+        lines.push(format!(
+            "Evaluation status changed: {:?} -> {:?}",
+            old.status, new.status
+        ));
     }
     lines
 }
@@ -122,20 +132,31 @@ pub fn alloc_metrics_lines(metrics: &AllocMetric, prefix: &str) -> Vec<String> {
     }
     for (dc, available) in &metrics.nodes_available {
         if *available == 0 {
-            lines.push(format!("{prefix}* No nodes are available in datacenter {dc:?}"));
+            lines.push(format!(
+                "{prefix}* No nodes are available in datacenter {dc:?}"
+            ));
         }
     }
     for (class, n) in &metrics.class_filtered {
-        lines.push(format!("{prefix}* Class {class:?}: {n} nodes excluded by filter"));
+        lines.push(format!(
+            "{prefix}* Class {class:?}: {n} nodes excluded by filter"
+        ));
     }
     for (constraint, n) in &metrics.constraint_filtered {
-        lines.push(format!("{prefix}* Constraint {constraint:?}: {n} nodes excluded by filter"));
+        lines.push(format!(
+            "{prefix}* Constraint {constraint:?}: {n} nodes excluded by filter"
+        ));
     }
     if metrics.nodes_exhausted > 0 {
-        lines.push(format!("{prefix}* Resources exhausted on {} nodes", metrics.nodes_exhausted));
+        lines.push(format!(
+            "{prefix}* Resources exhausted on {} nodes",
+            metrics.nodes_exhausted
+        ));
     }
     for (dim, n) in &metrics.dimension_exhausted {
-        lines.push(format!("{prefix}* Dimension {dim:?} exhausted on {n} nodes"));
+        lines.push(format!(
+            "{prefix}* Dimension {dim:?} exhausted on {n} nodes"
+        ));
     }
     lines
 }
@@ -144,16 +165,16 @@ pub fn alloc_metrics_lines(metrics: &AllocMetric, prefix: &str) -> Vec<String> {
 struct Printer;
 
 impl Printer {
-    fn info(&self, msg: &str) {
-        println!("==> {}: {msg}", format::now_text());
+    fn info(&self, msg: &str) -> Result<(), CliError> {
+        say!("==> {}: {msg}", format::now_text())
     }
 
-    fn output(&self, msg: &str) {
-        println!("    {}: {msg}", format::now_text());
+    fn output(&self, msg: &str) -> Result<(), CliError> {
+        say!("    {}: {msg}", format::now_text())
     }
 
-    fn raw(&self, msg: &str) {
-        println!("    {msg}");
+    fn raw(&self, msg: &str) -> Result<(), CliError> {
+        say!("    {msg}")
     }
 }
 
@@ -166,7 +187,11 @@ pub struct Monitor<'a> {
 
 impl<'a> Monitor<'a> {
     pub fn new(client: &'a Client, verbose: bool) -> Self {
-        Monitor { client, id_len: format::id_length(verbose), out: Printer }
+        Monitor {
+            client,
+            id_len: format::id_length(verbose),
+            out: Printer,
+        }
     }
 
     /// Monitors `eval_id`; exit code 2 when allocations could not be placed.
@@ -175,7 +200,7 @@ impl<'a> Monitor<'a> {
         let mut placement_failed = false;
         let (last_eval, last_state) = loop {
             let (eval, state) = self.watch_eval(&eval_id).await?;
-            placement_failed |= self.report_finish(&eval);
+            placement_failed |= self.report_finish(&eval)?;
             if eval.next_eval.is_empty() {
                 break (eval, state);
             }
@@ -185,7 +210,7 @@ impl<'a> Monitor<'a> {
                     "Monitoring next evaluation {:?} in {}",
                     limit(&eval.next_eval, self.id_len),
                     drover_api::duration::format(eval.wait)
-                ));
+                ))?;
                 tokio::time::sleep(wait).await;
             }
             eval_id = eval.next_eval.clone();
@@ -209,13 +234,16 @@ impl<'a> Monitor<'a> {
                 .await
                 .doing("reading evaluation")?;
             if !announced {
-                self.out.info(&format!("Monitoring evaluation {:?}", limit(&eval.id, self.id_len)));
+                self.out.info(&format!(
+                    "Monitoring evaluation {:?}",
+                    limit(&eval.id, self.id_len)
+                ))?;
                 announced = true;
             }
             let allocs = self.eval_allocs(&eval.id).await?;
             let next = EvalState::observe(&eval, &allocs);
             for line in changes(&state, &next, self.id_len) {
-                self.out.output(&line);
+                self.out.output(&line)?;
             }
             state = next;
             if eval.terminal() {
@@ -236,48 +264,66 @@ impl<'a> Monitor<'a> {
     }
 
     /// Prints how the evaluation ended; true when some allocations could not be placed.
-    fn report_finish(&self, eval: &Evaluation) -> bool {
+    fn report_finish(&self, eval: &Evaluation) -> Result<bool, CliError> {
         let short = limit(&eval.id, self.id_len);
         let failed = eval.failed_tg_allocs.as_ref().filter(|f| !f.is_empty());
         let Some(failed) = failed else {
-            self.out.info(&format!("Evaluation {short:?} finished with status {:?}", eval.status));
-            return false;
+            self.out.info(&format!(
+                "Evaluation {short:?} finished with status {:?}",
+                eval.status
+            ))?;
+            return Ok(false);
         };
         self.out.info(&format!(
             "Evaluation {short:?} finished with status {:?} but failed to place all allocations:",
             eval.status
-        ));
+        ))?;
         for (group, metrics) in failed {
             let count = metrics.coalesced_failures + 1;
-            let noun = if count > 1 { "allocations" } else { "allocation" };
-            self.out.output(&format!("Task Group {group:?} (failed to place {count} {noun}):"));
+            let noun = if count > 1 {
+                "allocations"
+            } else {
+                "allocation"
+            };
+            self.out.output(&format!(
+                "Task Group {group:?} (failed to place {count} {noun}):"
+            ))?;
             for line in alloc_metrics_lines(metrics, "  ") {
-                self.out.raw(&line);
+                self.out.raw(&line)?;
             }
         }
         if !eval.blocked_eval.is_empty() {
             self.out.output(&format!(
                 "Evaluation {:?} waiting for additional capacity to place remainder",
                 limit(&eval.blocked_eval, self.id_len)
-            ));
+            ))?;
         }
-        true
+        Ok(true)
     }
 
     /// Polls the evaluation's allocations until each one runs or has finished.
-    async fn wait_for_running(&self, eval: &Evaluation, mut state: EvalState) -> Result<(), CliError> {
-        let wanted = |s: &EvalState| s.allocs.values().filter(|a| a.desired == ALLOC_DESIRED_RUN).count();
+    async fn wait_for_running(
+        &self,
+        eval: &Evaluation,
+        mut state: EvalState,
+    ) -> Result<(), CliError> {
+        let wanted = |s: &EvalState| {
+            s.allocs
+                .values()
+                .filter(|a| a.desired == ALLOC_DESIRED_RUN)
+                .count()
+        };
         if wanted(&state) == 0 {
             return Ok(());
         }
         self.out.info(&format!(
             "Waiting for the allocations of evaluation {:?} to start",
             limit(&eval.id, self.id_len)
-        ));
+        ))?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(summary) = settled(&state) {
-                self.out.info(&summary);
+                self.out.info(&summary)?;
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -290,7 +336,7 @@ impl<'a> Monitor<'a> {
             let allocs = self.eval_allocs(&eval.id).await?;
             let next = EvalState::observe(eval, &allocs);
             for line in changes(&state, &next, self.id_len) {
-                self.out.output(&line);
+                self.out.output(&line)?;
             }
             state = next;
         }
@@ -299,9 +345,15 @@ impl<'a> Monitor<'a> {
 
 /// When every allocation meant to run is running or finished, a one-line summary.
 pub fn settled(state: &EvalState) -> Option<String> {
-    let wanted: Vec<&AllocState> =
-        state.allocs.values().filter(|a| a.desired == ALLOC_DESIRED_RUN).collect();
-    let running = wanted.iter().filter(|a| a.client == ALLOC_CLIENT_RUNNING).count();
+    let wanted: Vec<&AllocState> = state
+        .allocs
+        .values()
+        .filter(|a| a.desired == ALLOC_DESIRED_RUN)
+        .collect();
+    let running = wanted
+        .iter()
+        .filter(|a| a.client == ALLOC_CLIENT_RUNNING)
+        .count();
     let finished = wanted.iter().filter(|a| is_finished(&a.client)).count();
     if running + finished < wanted.len() {
         return None;
@@ -317,7 +369,9 @@ pub fn settled(state: &EvalState) -> Option<String> {
 fn is_finished(client_status: &str) -> bool {
     matches!(
         client_status,
-        drover_api::ALLOC_CLIENT_COMPLETE | drover_api::ALLOC_CLIENT_FAILED | drover_api::ALLOC_CLIENT_LOST
+        drover_api::ALLOC_CLIENT_COMPLETE
+            | drover_api::ALLOC_CLIENT_FAILED
+            | drover_api::ALLOC_CLIENT_LOST
     )
 }
 
@@ -342,13 +396,19 @@ mod tests {
             job: "example".into(),
             node: String::new(),
             create_index: 10,
-            allocs: allocs.into_iter().map(|(id, a)| (id.to_string(), a)).collect(),
+            allocs: allocs
+                .into_iter()
+                .map(|(id, a)| (id.to_string(), a))
+                .collect(),
         }
     }
 
     #[test]
     fn first_observation_reports_trigger_and_new_allocations() {
-        let new = state("complete", vec![("5c1d2e3f-aaaa", alloc("run", "pending", 11))]);
+        let new = state(
+            "complete",
+            vec![("5c1d2e3f-aaaa", alloc("run", "pending", 11))],
+        );
         let lines = changes(&EvalState::pending(), &new, 8);
         assert_eq!(
             lines,
@@ -364,7 +424,10 @@ mod tests {
     fn older_allocations_are_reported_as_modified() {
         let new = state("pending", vec![("a1", alloc("run", "running", 3))]);
         let lines = changes(&EvalState::pending(), &new, 8);
-        assert_eq!(lines[1], "Allocation \"a1\" modified: node \"6a7b8c9d\", group \"cache\"");
+        assert_eq!(
+            lines[1],
+            "Allocation \"a1\" modified: node \"6a7b8c9d\", group \"cache\""
+        );
         assert_eq!(lines.len(), 2);
     }
 
@@ -388,12 +451,33 @@ mod tests {
 
     #[test]
     fn settled_waits_for_every_wanted_allocation() {
-        let s = state("complete", vec![("a", alloc("run", "running", 11)), ("b", alloc("run", "pending", 11))]);
+        let s = state(
+            "complete",
+            vec![
+                ("a", alloc("run", "running", 11)),
+                ("b", alloc("run", "pending", 11)),
+            ],
+        );
         assert_eq!(settled(&s), None);
-        let s = state("complete", vec![("a", alloc("run", "running", 11)), ("b", alloc("stop", "pending", 11))]);
+        let s = state(
+            "complete",
+            vec![
+                ("a", alloc("run", "running", 11)),
+                ("b", alloc("stop", "pending", 11)),
+            ],
+        );
         assert_eq!(settled(&s).as_deref(), Some("All 1 allocation(s) running"));
-        let s = state("complete", vec![("a", alloc("run", "running", 11)), ("b", alloc("run", "failed", 11))]);
-        assert_eq!(settled(&s).as_deref(), Some("1 of 2 allocation(s) running, 1 stopped or failed"));
+        let s = state(
+            "complete",
+            vec![
+                ("a", alloc("run", "running", 11)),
+                ("b", alloc("run", "failed", 11)),
+            ],
+        );
+        assert_eq!(
+            settled(&s).as_deref(),
+            Some("1 of 2 allocation(s) running, 1 stopped or failed")
+        );
     }
 
     #[test]
@@ -409,6 +493,9 @@ mod tests {
             ["  * Constraint \"${attr.kernel.name} = windows\": 1 nodes excluded by filter"]
         );
         let empty = AllocMetric::default();
-        assert_eq!(alloc_metrics_lines(&empty, ""), ["* No nodes were eligible for evaluation"]);
+        assert_eq!(
+            alloc_metrics_lines(&empty, ""),
+            ["* No nodes were eligible for evaluation"]
+        );
     }
 }

@@ -19,7 +19,10 @@ pub enum Match<T> {
 
 /// Picks the items of `candidates` whose ID starts with `prefix`.
 pub fn by_prefix<T>(candidates: Vec<T>, prefix: &str, id: impl Fn(&T) -> &str) -> Match<T> {
-    let mut matching: Vec<T> = candidates.into_iter().filter(|c| id(c).starts_with(prefix)).collect();
+    let mut matching: Vec<T> = candidates
+        .into_iter()
+        .filter(|c| id(c).starts_with(prefix))
+        .collect();
     if let Some(pos) = matching.iter().position(|c| id(c) == prefix) {
         return Match::One(matching.swap_remove(pos));
     }
@@ -33,32 +36,46 @@ pub fn by_prefix<T>(candidates: Vec<T>, prefix: &str, id: impl Fn(&T) -> &str) -
 /// Rejects one-character identifiers, as Nomad does for UUID prefixes.
 pub fn check_length(id: &str) -> Result<(), CliError> {
     if id.chars().count() < 2 {
-        return Err(CliError::Message("Identifier must contain at least two characters.".into()));
+        return Err(CliError::Message(
+            "Identifier must contain at least two characters.".into(),
+        ));
     }
     Ok(())
 }
 
 fn prefix_query(prefix: &str) -> QueryOptions {
-    QueryOptions { prefix: Some(prefix.to_string()), ..Default::default() }
+    QueryOptions {
+        prefix: Some(prefix.to_string()),
+        ..Default::default()
+    }
 }
 
 /// Allocations whose ID starts with `prefix`.
 pub async fn allocs(client: &Client, prefix: &str) -> Result<Match<AllocListStub>, CliError> {
     check_length(prefix)?;
-    let (list, _) = client.allocations(&prefix_query(prefix)).await.doing("querying allocation")?;
+    let (list, _) = client
+        .allocations(&prefix_query(prefix))
+        .await
+        .doing("querying allocation")?;
     Ok(by_prefix(list, prefix, |a| a.id.as_str()))
 }
 
 /// Nodes whose ID starts with `prefix`.
 pub async fn nodes(client: &Client, prefix: &str) -> Result<Match<NodeListStub>, CliError> {
     check_length(prefix)?;
-    let (list, _) = client.nodes(&prefix_query(prefix)).await.doing("querying node status")?;
+    let (list, _) = client
+        .nodes(&prefix_query(prefix))
+        .await
+        .doing("querying node status")?;
     Ok(by_prefix(list, prefix, |n| n.id.as_str()))
 }
 
 /// Jobs whose ID starts with `prefix`.
 pub async fn jobs(client: &Client, prefix: &str) -> Result<Match<JobListStub>, CliError> {
-    let (list, _) = client.jobs(&prefix_query(prefix)).await.doing("querying job")?;
+    let (list, _) = client
+        .jobs(&prefix_query(prefix))
+        .await
+        .doing("querying job")?;
     Ok(by_prefix(list, prefix, |j| j.id.as_str()))
 }
 
@@ -66,11 +83,23 @@ pub async fn jobs(client: &Client, prefix: &str) -> Result<Match<JobListStub>, C
 pub async fn job_id(client: &Client, prefix: &str) -> Result<String, CliError> {
     match jobs(client, prefix).await? {
         Match::One(job) => Ok(job.id),
-        Match::None => Err(CliError::Message(format!("No job(s) with prefix or ID {prefix:?} found"))),
+        Match::None => Err(CliError::Message(format!(
+            "No job(s) with prefix or ID {prefix:?} found"
+        ))),
         Match::Many(jobs) => {
-            let mut rows = vec![vec!["ID".to_string(), "Type".into(), "Priority".into(), "Status".into()]];
+            let mut rows = vec![vec![
+                "ID".to_string(),
+                "Type".into(),
+                "Priority".into(),
+                "Status".into(),
+            ]];
             rows.extend(jobs.iter().map(|j| {
-                vec![j.id.clone(), j.r#type.clone(), j.priority.to_string(), j.status.clone()]
+                vec![
+                    j.id.clone(),
+                    j.r#type.clone(),
+                    j.priority.to_string(),
+                    j.status.clone(),
+                ]
             }));
             Err(CliError::Message(format!(
                 "Prefix matched multiple jobs\n\n{}",

@@ -9,7 +9,11 @@ use crate::format::{limit, list, time_ago, unix_nano};
 
 /// A job's status with ` (stopped)` when it was stopped, as Nomad shows it.
 pub fn job_status(status: &str, stop: bool) -> String {
-    if stop { format!("{status} (stopped)") } else { status.to_string() }
+    if stop {
+        format!("{status} (stopped)")
+    } else {
+        status.to_string()
+    }
 }
 
 /// `job status` / `status` without an ID.
@@ -36,12 +40,24 @@ pub fn alloc_list(allocs: &[AllocListStub], verbose: bool, id_len: usize, now: i
         return "No allocations placed".to_string();
     }
     let mut sorted: Vec<&AllocListStub> = allocs.iter().collect();
-    sorted.sort_by(|a, b| b.create_index.cmp(&a.create_index).then_with(|| a.id.cmp(&b.id)));
+    sorted.sort_by(|a, b| {
+        b.create_index
+            .cmp(&a.create_index)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     let mut rows = Vec::with_capacity(sorted.len() + 1);
     if verbose {
         rows.push(row(&[
-            "ID", "Eval ID", "Node ID", "Node Name", "Task Group", "Version", "Desired", "Status",
-            "Created", "Modified",
+            "ID",
+            "Eval ID",
+            "Node ID",
+            "Node Name",
+            "Task Group",
+            "Version",
+            "Desired",
+            "Status",
+            "Created",
+            "Modified",
         ]));
         rows.extend(sorted.iter().map(|a| {
             vec![
@@ -59,7 +75,14 @@ pub fn alloc_list(allocs: &[AllocListStub], verbose: bool, id_len: usize, now: i
         }));
     } else {
         rows.push(row(&[
-            "ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created", "Modified",
+            "ID",
+            "Node ID",
+            "Task Group",
+            "Version",
+            "Desired",
+            "Status",
+            "Created",
+            "Modified",
         ]));
         rows.extend(sorted.iter().map(|a| {
             vec![
@@ -79,7 +102,13 @@ pub fn alloc_list(allocs: &[AllocListStub], verbose: bool, id_len: usize, now: i
 
 /// `Evaluations` section of `job status -evals`.
 pub fn eval_list(evals: &[Evaluation], id_len: usize) -> String {
-    let mut rows = vec![row(&["ID", "Priority", "Triggered By", "Status", "Placement Failures"])];
+    let mut rows = vec![row(&[
+        "ID",
+        "Priority",
+        "Triggered By",
+        "Status",
+        "Placement Failures",
+    ])];
     rows.extend(evals.iter().map(|e| {
         let failures = e.failed_tg_allocs.as_ref().is_some_and(|f| !f.is_empty());
         vec![
@@ -96,7 +125,14 @@ pub fn eval_list(evals: &[Evaluation], id_len: usize) -> String {
 /// `Summary` section of `job status`: allocation counts per group.
 pub fn summary(groups: &BTreeMap<String, TaskGroupSummary>) -> String {
     let mut rows = vec![row(&[
-        "Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost", "Unknown",
+        "Task Group",
+        "Queued",
+        "Starting",
+        "Running",
+        "Failed",
+        "Complete",
+        "Lost",
+        "Unknown",
     ])];
     rows.extend(groups.iter().map(|(name, s)| {
         vec![
@@ -119,8 +155,10 @@ pub fn summary_from_allocs(
     groups: impl IntoIterator<Item = String>,
     allocs: &[AllocListStub],
 ) -> BTreeMap<String, TaskGroupSummary> {
-    let mut out: BTreeMap<String, TaskGroupSummary> =
-        groups.into_iter().map(|g| (g, TaskGroupSummary::default())).collect();
+    let mut out: BTreeMap<String, TaskGroupSummary> = groups
+        .into_iter()
+        .map(|g| (g, TaskGroupSummary::default()))
+        .collect();
     for alloc in allocs {
         let entry = out.entry(alloc.task_group.clone()).or_default();
         match alloc.client_status.as_str() {
@@ -184,7 +222,10 @@ mod tests {
 
     #[test]
     fn alloc_list_is_newest_first_with_short_ids() {
-        let allocs = vec![stub("c413424b-1111", "pending", 5), stub("c2b4606d-2222", "running", 9)];
+        let allocs = vec![
+            stub("c413424b-1111", "pending", 5),
+            stub("c2b4606d-2222", "running", 9),
+        ];
         assert_eq!(
             alloc_list(&allocs, false, 8, NOW),
             "ID        Node ID   Task Group  Version  Desired  Status   Created  Modified\n\
@@ -196,9 +237,18 @@ mod tests {
 
     #[test]
     fn verbose_alloc_list_shows_full_ids_and_times() {
-        let out = alloc_list(&[stub("c2b4606d-2222", "running", 9)], true, usize::MAX, NOW);
+        let out = alloc_list(
+            &[stub("c2b4606d-2222", "running", 9)],
+            true,
+            usize::MAX,
+            NOW,
+        );
         let mut lines = out.lines();
-        assert!(lines.next().is_some_and(|h| h.starts_with("ID             Eval ID")));
+        assert!(
+            lines
+                .next()
+                .is_some_and(|h| h.starts_with("ID             Eval ID"))
+        );
         let line = lines.next().unwrap_or_default();
         assert!(line.contains("c2b4606d-2222"));
         assert!(line.contains("node1"));
@@ -207,7 +257,11 @@ mod tests {
 
     #[test]
     fn summary_counts_allocations_by_status() {
-        let allocs = vec![stub("a", "running", 1), stub("b", "failed", 2), stub("c", "pending", 3)];
+        let allocs = vec![
+            stub("a", "running", 1),
+            stub("b", "failed", 2),
+            stub("c", "pending", 3),
+        ];
         let groups = summary_from_allocs(["cache".to_string(), "web".to_string()], &allocs);
         assert_eq!(
             summary(&groups),

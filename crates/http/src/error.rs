@@ -46,12 +46,6 @@ impl From<ServerError> for ApiError {
     }
 }
 
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::bad_request(format!("failed to decode request body: {}", e.body_text()))
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, [("content-type", "text/plain; charset=utf-8")], self.message).into_response()

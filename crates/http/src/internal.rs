@@ -1,16 +1,14 @@
 //! `/v1/internal/*`: how client agents talk to servers. Every call but registration must
 //! carry the node's secret.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use drover_api::internal::{AllocUpdateRequest, NodeAllocationsResponse, NodeRegisterRequest};
 
 use crate::query::{Params, json_with_index, server};
+use crate::body::JsonBody;
 use crate::{ApiError, AppState};
-
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
     headers
@@ -22,9 +20,8 @@ fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
 
 pub async fn node_register(
     State(state): State<AppState>,
-    body: Body<NodeRegisterRequest>,
+    JsonBody(request): JsonBody<NodeRegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
     let response = server(&state)?.node_register(request.node).await?;
     let index = response.index;
     Ok(json_with_index(&response, index))
@@ -65,10 +62,9 @@ pub async fn node_allocations(
 pub async fn alloc_update(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Body<AllocUpdateRequest>,
+    JsonBody(request): JsonBody<AllocUpdateRequest>,
 ) -> Result<Response, ApiError> {
     let secret = node_secret(&headers)?;
-    let Json(request) = body?;
     let response = server(&state)?.alloc_client_update(request, &secret).await?;
     let index = response.index;
     Ok(json_with_index(&response, index))

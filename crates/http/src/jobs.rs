@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use drover_api::{
@@ -13,6 +12,7 @@ use drover_api::{
 use drover_state::{Tables, Table};
 
 use crate::query::{Params, blocking, json_with_index, server, table_index};
+use crate::body::JsonBody;
 use crate::{ApiError, AppState};
 
 const JOB_TABLES: &[Table] = &[Table::Jobs, Table::Allocs];
@@ -32,9 +32,8 @@ pub async fn list(State(state): State<AppState>, params: Params) -> Result<Respo
 
 pub async fn register(
     State(state): State<AppState>,
-    body: Result<Json<JobRegisterRequest>, axum::extract::rejection::JsonRejection>,
+    JsonBody(request): JsonBody<JobRegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
     let server = server(&state)?;
     let response = server.job_register(request).await?;
     let index = response.index;
@@ -44,9 +43,8 @@ pub async fn register(
 pub async fn register_at(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<JobRegisterRequest>, axum::extract::rejection::JsonRejection>,
+    JsonBody(request): JsonBody<JobRegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
     match &request.job {
         Some(job) if job.id != id => {
             return Err(ApiError::bad_request("Job ID does not match request path"));
@@ -60,9 +58,8 @@ pub async fn register_at(
 }
 
 pub async fn parse(
-    body: Result<Json<JobsParseRequest>, axum::extract::rejection::JsonRejection>,
+    JsonBody(request): JsonBody<JobsParseRequest>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
     let vars = drover_jobspec::VariableValues::from_api_string(&request.variables)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     // No filesystem access for API callers: `file()` would read the server's files.

@@ -7,6 +7,7 @@
 
 mod agent;
 mod allocs;
+mod body;
 mod error;
 mod evals;
 mod forward;

@@ -14,7 +14,11 @@ pub(crate) const DISTINCT_PROPERTY: &str = "distinct_property";
 
 /// The operand of a constraint, `=` when left empty.
 pub(crate) fn operand(c: &Constraint) -> &str {
-    if c.operand.is_empty() { "=" } else { c.operand.as_str() }
+    if c.operand.is_empty() {
+        "="
+    } else {
+        c.operand.as_str()
+    }
 }
 
 /// The text Nomad shows for a constraint in `ConstraintFiltered`.
@@ -55,7 +59,8 @@ pub(crate) struct RegexCache {
 impl RegexCache {
     fn is_match(&mut self, pattern: &str, text: &str) -> bool {
         if !self.compiled.contains_key(pattern) {
-            self.compiled.insert(pattern.to_string(), Regex::new(pattern).ok());
+            self.compiled
+                .insert(pattern.to_string(), Regex::new(pattern).ok());
         }
         matches!(self.compiled.get(pattern), Some(Some(re)) if re.is_match(text))
     }
@@ -117,7 +122,9 @@ fn check_order(op: &str, left: &str, right: &str) -> bool {
             _ => Some(left.cmp(right)),
         },
     };
-    let Some(ordering) = ordering else { return false };
+    let Some(ordering) = ordering else {
+        return false;
+    };
     match op {
         "<" => ordering == Ordering::Less,
         "<=" => ordering != Ordering::Greater,
@@ -135,20 +142,29 @@ fn parse_version(text: &str) -> Option<Vec<u64>> {
     if core.is_empty() {
         return None;
     }
-    core.split('.').map(|part| part.parse::<u64>().ok()).collect()
+    core.split('.')
+        .map(|part| part.parse::<u64>().ok())
+        .collect()
 }
 
 fn compare_versions(a: &[u64], b: &[u64]) -> Ordering {
     let len = a.len().max(b.len());
     (0..len)
-        .map(|i| a.get(i).copied().unwrap_or(0).cmp(&b.get(i).copied().unwrap_or(0)))
+        .map(|i| {
+            a.get(i)
+                .copied()
+                .unwrap_or(0)
+                .cmp(&b.get(i).copied().unwrap_or(0))
+        })
         .find(|o| *o != Ordering::Equal)
         .unwrap_or(Ordering::Equal)
 }
 
 /// Whether `version` meets every comma-separated term of `requirement` (`>= 1.2, < 2`).
 pub(crate) fn version_matches(version: &str, requirement: &str) -> bool {
-    let Some(version) = parse_version(version) else { return false };
+    let Some(version) = parse_version(version) else {
+        return false;
+    };
     let terms: Vec<&str> = requirement.split(',').map(str::trim).collect();
     !terms.is_empty() && terms.iter().all(|term| term_matches(&version, term))
 }
@@ -159,7 +175,9 @@ fn term_matches(version: &[u64], term: &str) -> bool {
         .iter()
         .find_map(|op| term.strip_prefix(op).map(|rest| (*op, rest)))
         .unwrap_or(("=", term));
-    let Some(wanted) = parse_version(rest) else { return false };
+    let Some(wanted) = parse_version(rest) else {
+        return false;
+    };
     let ordering = compare_versions(version, &wanted);
     match op {
         ">=" => ordering != Ordering::Less,
@@ -209,7 +227,11 @@ mod tests {
     }
 
     fn check(l: &str, op: &str, r: &str) -> bool {
-        let c = Constraint { l_target: l.into(), operand: op.into(), r_target: r.into() };
+        let c = Constraint {
+            l_target: l.into(),
+            operand: op.into(),
+            r_target: r.into(),
+        };
         satisfied(&c, &node(), &mut RegexCache::default())
     }
 

@@ -14,7 +14,9 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {
         return pattern == text;
     };
-    let Some(mut remaining) = text.strip_prefix(first) else { return false };
+    let Some(mut remaining) = text.strip_prefix(first) else {
+        return false;
+    };
     let mut pieces: Vec<&str> = rest.split('*').collect();
     let last = pieces.pop().unwrap_or_default();
     for piece in pieces {
@@ -28,13 +30,25 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// Whether the node is in one of the job's datacenters (glob patterns allowed).
 pub(crate) fn in_datacenters(job: &Job, node: &Node) -> bool {
-    job.datacenters.is_empty() || job.datacenters.iter().any(|dc| glob_match(dc, &node.datacenter))
+    job.datacenters.is_empty()
+        || job
+            .datacenters
+            .iter()
+            .any(|dc| glob_match(dc, &node.datacenter))
 }
 
 /// Whether the node belongs to the job's node pool (`all` matches every pool).
 pub(crate) fn in_node_pool(job: &Job, node: &Node) -> bool {
-    let wanted = if job.node_pool.is_empty() { "default" } else { job.node_pool.as_str() };
-    let actual = if node.node_pool.is_empty() { "default" } else { node.node_pool.as_str() };
+    let wanted = if job.node_pool.is_empty() {
+        "default"
+    } else {
+        job.node_pool.as_str()
+    };
+    let actual = if node.node_pool.is_empty() {
+        "default"
+    } else {
+        node.node_pool.as_str()
+    };
     wanted == "all" || wanted == actual
 }
 
@@ -163,7 +177,11 @@ mod tests {
 
     #[test]
     fn pools_and_readiness() {
-        let job = Job { node_pool: "default".into(), datacenters: vec!["dc*".into()], ..Default::default() };
+        let job = Job {
+            node_pool: "default".into(),
+            datacenters: vec!["dc*".into()],
+            ..Default::default()
+        };
         let mut node = Node {
             status: "ready".into(),
             datacenter: "dc2".into(),
@@ -173,7 +191,10 @@ mod tests {
         assert!(eligible_for_job(&job, &node));
         node.node_pool = "gpu".into();
         assert!(!eligible_for_job(&job, &node));
-        let all = Job { node_pool: "all".into(), ..job.clone() };
+        let all = Job {
+            node_pool: "all".into(),
+            ..job.clone()
+        };
         assert!(eligible_for_job(&all, &node));
         node.drain = true;
         assert!(!eligible_for_job(&all, &node));
@@ -190,28 +211,52 @@ mod tests {
             ..Default::default()
         };
         let group = TaskGroup {
-            tasks: vec![Task { driver: "raw_exec".into(), ..Default::default() }],
+            tasks: vec![Task {
+                driver: "raw_exec".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let mut linux = Node::default();
-        linux.attributes.insert("kernel.name".into(), "linux".into());
+        linux
+            .attributes
+            .insert("kernel.name".into(), "linux".into());
         linux.drivers.insert(
             "raw_exec".into(),
-            DriverInfo { detected: true, healthy: true, ..Default::default() },
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..Default::default()
+            },
         );
         let mut windows = linux.clone();
-        windows.attributes.insert("kernel.name".into(), "windows".into());
+        windows
+            .attributes
+            .insert("kernel.name".into(), "windows".into());
         let mut no_driver = linux.clone();
         no_driver.drivers.clear();
-        no_driver.attributes.insert("driver.raw_exec".into(), "0".into());
+        no_driver
+            .attributes
+            .insert("driver.raw_exec".into(), "0".into());
         let mut checks = GroupFeasibility::new(&job, &group, 3);
         let mut regexes = RegexCache::default();
         assert_eq!(checks.check(0, &linux, &mut regexes), Ok(()));
-        assert_eq!(checks.check(1, &windows, &mut regexes), Err("${attr.kernel.name} = linux"));
-        assert_eq!(checks.check(2, &no_driver, &mut regexes), Err(MISSING_DRIVERS));
+        assert_eq!(
+            checks.check(1, &windows, &mut regexes),
+            Err("${attr.kernel.name} = linux")
+        );
+        assert_eq!(
+            checks.check(2, &no_driver, &mut regexes),
+            Err(MISSING_DRIVERS)
+        );
         // Cached: the verdict for position 1 stands even if asked with another node.
-        assert_eq!(checks.check(1, &linux, &mut regexes), Err("${attr.kernel.name} = linux"));
-        no_driver.attributes.insert("driver.raw_exec".into(), "true".into());
+        assert_eq!(
+            checks.check(1, &linux, &mut regexes),
+            Err("${attr.kernel.name} = linux")
+        );
+        no_driver
+            .attributes
+            .insert("driver.raw_exec".into(), "true".into());
         let mut fresh = GroupFeasibility::new(&job, &group, 1);
         assert_eq!(fresh.check(0, &no_driver, &mut regexes), Ok(()));
     }

@@ -4,29 +4,30 @@
 //! [`Plan`] (allocations to create, update or stop, by node), the evaluation as it should be
 //! stored, and any new evaluations (blocked, follow-up). The steps are Nomad's:
 //!
-//! 1. **reconcile** ([`reconcile`]): per task group, existing allocations against `Count` and the
+//! 1. **reconcile** (`reconcile`): per task group, existing allocations against `Count` and the
 //!    current job version → stops, in-place updates, replacements, fresh placements,
 //!    reschedules now or later;
-//! 2. **feasibility** ([`feasibility`], [`constraints`]): ready nodes in the job's datacenters
+//! 2. **feasibility** (`feasibility`, `constraints`): ready nodes in the job's datacenters
 //!    and pool, with the drivers and satisfying the constraints;
-//! 3. **rank** ([`rank`], [`placer`]): bin-packing on CPU and memory over a few nodes that fit,
+//! 3. **rank** (`rank`, `placer`): bin-packing on CPU and memory over a few nodes that fit,
 //!    walked from a seeded shuffle with a cursor;
 //! 4. **plan**: allocations filled in (resources, ports, metrics) by node.
 //!
 //! [`allocs_fit`] is the plan applier's re-check of one node against the latest state.
+//! [`memory::MemoryState`] is an in-memory [`StateView`] for tests and benchmarks.
 //!
 //! The crate does no I/O and reads no clock: time comes in [`SchedulerContext::now_unix_nano`],
 //! randomness (node order, dynamic ports, IDs) from [`SchedulerContext::seed`].
 
 #![forbid(unsafe_code)]
 
-pub mod constraints;
-pub mod feasibility;
+mod constraints;
+mod feasibility;
 pub mod memory;
 mod placer;
 mod ports;
-pub mod rank;
-pub mod reconcile;
+mod rank;
+mod reconcile;
 mod reschedule;
 mod resources;
 mod rng;

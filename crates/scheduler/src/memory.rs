@@ -25,7 +25,8 @@ impl MemoryState {
 
     /// Stores a job under its namespace and ID.
     pub fn upsert_job(&mut self, job: Job) {
-        self.jobs.insert((job.namespace.clone(), job.id.clone()), Arc::new(job));
+        self.jobs
+            .insert((job.namespace.clone(), job.id.clone()), Arc::new(job));
     }
 
     /// Removes a job (its allocations stay).
@@ -49,11 +50,17 @@ impl MemoryState {
             if let Some(ids) = self.by_node.get_mut(&old.node_id) {
                 ids.remove(&alloc.id);
             }
-            if let Some(ids) = self.by_job.get_mut(&(old.namespace.clone(), old.job_id.clone())) {
+            if let Some(ids) = self
+                .by_job
+                .get_mut(&(old.namespace.clone(), old.job_id.clone()))
+            {
                 ids.remove(&alloc.id);
             }
         }
-        self.by_node.entry(alloc.node_id.clone()).or_default().insert(alloc.id.clone());
+        self.by_node
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .insert(alloc.id.clone());
         self.by_job
             .entry((alloc.namespace.clone(), alloc.job_id.clone()))
             .or_default()
@@ -68,23 +75,36 @@ impl MemoryState {
 
     /// Applies a plan without re-checking it: every allocation in it is stored as given.
     pub fn apply(&mut self, plan: &Plan) {
-        for alloc in plan.node_update.values().chain(plan.node_allocation.values()).flatten() {
+        for alloc in plan
+            .node_update
+            .values()
+            .chain(plan.node_allocation.values())
+            .flatten()
+        {
             self.upsert_alloc(alloc.clone());
         }
     }
 
     fn collect(&self, ids: Option<&BTreeSet<String>>) -> Vec<Arc<Allocation>> {
-        ids.into_iter().flatten().filter_map(|id| self.allocs.get(id).cloned()).collect()
+        ids.into_iter()
+            .flatten()
+            .filter_map(|id| self.allocs.get(id).cloned())
+            .collect()
     }
 }
 
 impl StateView for MemoryState {
     fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
-        self.jobs.get(&(namespace.to_string(), id.to_string())).cloned()
+        self.jobs
+            .get(&(namespace.to_string(), id.to_string()))
+            .cloned()
     }
 
     fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
-        self.collect(self.by_job.get(&(namespace.to_string(), job_id.to_string())))
+        self.collect(
+            self.by_job
+                .get(&(namespace.to_string(), job_id.to_string())),
+        )
     }
 
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {

@@ -99,7 +99,10 @@ fn load_node(state: &dyn StateView, node: &Node, stopping: &HashSet<String>) -> 
             usage.add(&alloc);
         }
     }
-    NodeLoad { capacity: Capacity::of(node), usage }
+    NodeLoad {
+        capacity: Capacity::of(node),
+        usage,
+    }
 }
 
 fn scoped(constraint_scope: bool, c: &drover_api::Constraint, op: &str) -> Option<bool> {
@@ -116,16 +119,22 @@ impl<'a> Placer<'a> {
         stopping: HashSet<String>,
         rng: &mut SeededRng,
     ) -> Self {
-        let mut nodes: Vec<Arc<Node>> =
-            state.nodes().into_iter().filter(|n| eligible_for_job(job, n)).collect();
+        let mut nodes: Vec<Arc<Node>> = state
+            .nodes()
+            .into_iter()
+            .filter(|n| eligible_for_job(job, n))
+            .collect();
         nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         rng.shuffle(&mut nodes);
         let mut nodes_available = BTreeMap::new();
         for node in &nodes {
             *nodes_available.entry(node.datacenter.clone()).or_insert(0) += 1;
         }
-        let positions: HashMap<String, usize> =
-            nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        let positions: HashMap<String, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
         let mut job_counts = vec![0u32; nodes.len()];
         let job_set: Vec<JobAlloc> = job_allocs
             .iter()
@@ -170,11 +179,12 @@ impl<'a> Placer<'a> {
 
     /// Placement state for `group` of `job`, counting the job's allocations as the plan stands.
     pub(crate) fn group_context(&self, job: &Job, group: &TaskGroup) -> GroupContext {
-        let group_level = group
-            .constraints
-            .iter()
-            .map(|c| (false, c))
-            .chain(group.tasks.iter().flat_map(|t| t.constraints.iter().map(|c| (false, c))));
+        let group_level = group.constraints.iter().map(|c| (false, c)).chain(
+            group
+                .tasks
+                .iter()
+                .flat_map(|t| t.constraints.iter().map(|c| (false, c))),
+        );
         let all = job.constraints.iter().map(|c| (true, c)).chain(group_level);
         let mut distinct_hosts_job = false;
         let mut distinct_hosts_group = false;
@@ -190,7 +200,13 @@ impl<'a> Placer<'a> {
                     distinct_hosts_group = true;
                 }
             } else if let Some(job_scope) = scoped(job_scope, c, DISTINCT_PROPERTY) {
-                let limit = c.r_target.trim().parse::<u32>().ok().filter(|l| *l > 0).unwrap_or(1);
+                let limit = c
+                    .r_target
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| *l > 0)
+                    .unwrap_or(1);
                 distinct_properties.push(DistinctProperty {
                     target: c.l_target.clone(),
                     limit,
@@ -227,7 +243,9 @@ impl<'a> Placer<'a> {
         if context.distinct_properties.is_empty() {
             return;
         }
-        let Some(node) = self.node_by_id(node_id) else { return };
+        let Some(node) = self.node_by_id(node_id) else {
+            return;
+        };
         for property in &mut context.distinct_properties {
             if !property.job_scope && !same_group {
                 continue;
@@ -264,13 +282,19 @@ impl<'a> Placer<'a> {
 
     /// Chooses a node for one allocation of the group and reserves its ports. None when no
     /// node fits; the group's `failure` then holds the metrics.
-    pub(crate) fn select(&mut self, context: &mut GroupContext, rng: &mut SeededRng) -> Option<Placed> {
+    pub(crate) fn select(
+        &mut self,
+        context: &mut GroupContext,
+        rng: &mut SeededRng,
+    ) -> Option<Placed> {
         if let Some(failure) = context.failure.as_mut() {
             failure.coalesced_failures += 1;
             return None;
         }
-        let mut metric =
-            AllocMetric { nodes_available: self.nodes_available.clone(), ..Default::default() };
+        let mut metric = AllocMetric {
+            nodes_available: self.nodes_available.clone(),
+            ..Default::default()
+        };
         let total = self.nodes.len();
         let mut best: Option<(usize, f64)> = None;
         let (mut visited, mut fitting) = (0, 0);
@@ -278,7 +302,9 @@ impl<'a> Placer<'a> {
             let pos = (self.cursor + visited) % total;
             visited += 1;
             metric.nodes_evaluated += 1;
-            let verdict = context.feasibility.check(pos, &self.nodes[pos], &mut self.regexes);
+            let verdict = context
+                .feasibility
+                .check(pos, &self.nodes[pos], &mut self.regexes);
             let rejected = match verdict {
                 Err(reason) => Some(reason.to_string()),
                 Ok(()) => self.distinct_violation(context, pos),
@@ -291,7 +317,10 @@ impl<'a> Placer<'a> {
             let load = self.load(pos);
             if let Err(exhausted) = load.usage.fits(&load.capacity, &context.ask) {
                 metric.nodes_exhausted += 1;
-                *metric.dimension_exhausted.entry(exhausted.dimension()).or_insert(0) += 1;
+                *metric
+                    .dimension_exhausted
+                    .entry(exhausted.dimension())
+                    .or_insert(0) += 1;
                 continue;
             }
             let fit = rank::binpack(&load.capacity, &load.usage, &context.ask);
@@ -331,7 +360,11 @@ impl<'a> Placer<'a> {
             .get(HOST_IP_ATTRIBUTE)
             .map_or(DEFAULT_HOST_IP, String::as_str);
         let resources = context.ask.allocated(&dynamic, host_ip);
-        Some(Placed { node, resources, metric })
+        Some(Placed {
+            node,
+            resources,
+            metric,
+        })
     }
 
     /// Counts a placed (or restored) allocation of the group in.
@@ -366,8 +399,14 @@ mod tests {
 
     #[test]
     fn candidate_limits() {
-        let service = Job { r#type: "service".into(), ..Default::default() };
-        let batch = Job { r#type: "batch".into(), ..Default::default() };
+        let service = Job {
+            r#type: "service".into(),
+            ..Default::default()
+        };
+        let batch = Job {
+            r#type: "batch".into(),
+            ..Default::default()
+        };
         assert_eq!(candidate_limit(&batch, 5000), 2);
         assert_eq!(candidate_limit(&service, 1), 2);
         assert_eq!(candidate_limit(&service, 3), 2);

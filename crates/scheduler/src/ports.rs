@@ -42,7 +42,9 @@ impl ReservedPorts {
     }
 
     pub(crate) fn contains(&self, port: u16) -> bool {
-        self.ranges.iter().any(|&(low, high)| (low..=high).contains(&port))
+        self.ranges
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&port))
     }
 
     /// How many reserved ports fall inside `low..=high`.
@@ -82,7 +84,12 @@ impl PortPolicy {
             max_dynamic = DEFAULT_MAX_DYNAMIC_PORT;
         }
         let reserved_in_dynamic = reserved.count_within(min_dynamic, max_dynamic);
-        PortPolicy { reserved, min_dynamic, max_dynamic, reserved_in_dynamic }
+        PortPolicy {
+            reserved,
+            min_dynamic,
+            max_dynamic,
+            reserved_in_dynamic,
+        }
     }
 
     /// Dynamic ports still free given the ports in `used`.
@@ -179,7 +186,9 @@ mod tests {
         let policy = PortPolicy::of(&node);
         let used = HashSet::from([40001]);
         let mut rng = SeededRng::new(3);
-        let mut ports = policy.pick_dynamic(2, &used, &[40002], &mut rng).unwrap_or_default();
+        let mut ports = policy
+            .pick_dynamic(2, &used, &[40002], &mut rng)
+            .unwrap_or_default();
         ports.sort_unstable();
         assert_eq!(ports, vec![40003, 40004]);
         assert!(policy.pick_dynamic(3, &used, &[40002], &mut rng).is_none());

@@ -46,9 +46,17 @@ mod tests {
         let ask = Ask::of(&TaskGroup::default());
         let cap = capacity(1000, 1000);
         let empty = Usage::default();
-        let half = Usage { cpu: 500, memory_mb: 500, ..Default::default() };
+        let half = Usage {
+            cpu: 500,
+            memory_mb: 500,
+            ..Default::default()
+        };
         assert!(binpack(&cap, &half, &ask) > binpack(&cap, &empty, &ask));
-        let full = Usage { cpu: 1000, memory_mb: 1000, ..Default::default() };
+        let full = Usage {
+            cpu: 1000,
+            memory_mb: 1000,
+            ..Default::default()
+        };
         assert!((binpack(&cap, &full, &ask) - 1.0).abs() < 1e-9);
         assert!((binpack(&cap, &empty, &ask) - 0.0).abs() < 1e-9);
     }

@@ -114,10 +114,17 @@ pub(crate) fn updatable_in_place(old: &Job, new: &Job, group: &str) -> bool {
         && old.constraints == new.constraints
         && old.node_pool == new.node_pool
         && old.meta == new.meta
-        && TaskGroup { count: new_group.count, ..old_group.clone() } == *new_group
+        && TaskGroup {
+            count: new_group.count,
+            ..old_group.clone()
+        } == *new_group
 }
 
-fn role_of(alloc: &Allocation, batch: bool, node_down: &mut dyn FnMut(&str) -> bool) -> Option<Role> {
+fn role_of(
+    alloc: &Allocation,
+    batch: bool,
+    node_down: &mut dyn FnMut(&str) -> bool,
+) -> Option<Role> {
     if alloc.server_terminal() {
         return None;
     }
@@ -174,14 +181,20 @@ pub(crate) fn reconcile_group(
         match role {
             Role::Done => {}
             Role::Lost => {
-                changes.stops.push(Stop { alloc: Arc::clone(alloc), description: DESC_LOST, lost: true });
+                changes.stops.push(Stop {
+                    alloc: Arc::clone(alloc),
+                    description: DESC_LOST,
+                    lost: true,
+                });
                 changes.placements.push(Placement {
                     name: alloc.name.clone(),
                     replaces: Replaces::Lost(Arc::clone(alloc)),
                 });
             }
             Role::Live => {
-                let Some(old_job) = alloc.job.as_ref() else { continue };
+                let Some(old_job) = alloc.job.as_ref() else {
+                    continue;
+                };
                 if old_job.job_modify_index == input.job.job_modify_index {
                     continue;
                 }
@@ -201,13 +214,19 @@ pub(crate) fn reconcile_group(
                 Decision::Exhausted => {}
                 Decision::Now { delay } => changes.placements.push(Placement {
                     name: alloc.name.clone(),
-                    replaces: Replaces::Reschedule { failed: Arc::clone(alloc), delay },
+                    replaces: Replaces::Reschedule {
+                        failed: Arc::clone(alloc),
+                        delay,
+                    },
                 }),
                 Decision::Later { at, .. } => {
                     let waiting_elsewhere = !alloc.followup_eval_id.is_empty()
                         && alloc.followup_eval_id != input.eval_id;
                     if !waiting_elsewhere {
-                        changes.followups.push(Followup { alloc: Arc::clone(alloc), at });
+                        changes.followups.push(Followup {
+                            alloc: Arc::clone(alloc),
+                            at,
+                        });
                     }
                 }
             },
@@ -238,7 +257,11 @@ mod tests {
             task_groups: vec![TaskGroup {
                 name: "app".into(),
                 count: Some(count),
-                tasks: vec![Task { name: "t".into(), driver: "raw_exec".into(), ..Default::default() }],
+                tasks: vec![Task {
+                    name: "t".into(),
+                    driver: "raw_exec".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -259,7 +282,12 @@ mod tests {
     }
 
     fn run(job: &Job, allocs: &[Arc<Allocation>]) -> GroupChanges {
-        let input = GroupInput { job, group: &job.task_groups[0], eval_id: "e", now: 1 };
+        let input = GroupInput {
+            job,
+            group: &job.task_groups[0],
+            eval_id: "e",
+            now: 1,
+        };
         reconcile_group(&input, allocs, &mut |_| false)
     }
 
@@ -271,17 +299,36 @@ mod tests {
     fn fills_lowest_free_indexes() {
         let j = job(4, 1);
         let changes = run(&j, &[alloc(&j, 1, "running"), alloc(&j, 3, "complete")]);
-        assert_eq!(names(&changes), vec!["web.app[0]", "web.app[2]", "web.app[3]"]);
+        assert_eq!(
+            names(&changes),
+            vec!["web.app[0]", "web.app[2]", "web.app[3]"]
+        );
         assert!(changes.stops.is_empty());
     }
 
     #[test]
     fn scale_down_stops_highest_indexes() {
         let j = job(1, 1);
-        let changes = run(&j, &[alloc(&j, 2, "running"), alloc(&j, 0, "running"), alloc(&j, 1, "pending")]);
-        let stopped: Vec<&str> = changes.stops.iter().map(|s| s.alloc.name.as_str()).collect();
+        let changes = run(
+            &j,
+            &[
+                alloc(&j, 2, "running"),
+                alloc(&j, 0, "running"),
+                alloc(&j, 1, "pending"),
+            ],
+        );
+        let stopped: Vec<&str> = changes
+            .stops
+            .iter()
+            .map(|s| s.alloc.name.as_str())
+            .collect();
         assert_eq!(stopped, vec!["web.app[2]", "web.app[1]"]);
-        assert!(changes.stops.iter().all(|s| s.description == DESC_NOT_NEEDED && !s.lost));
+        assert!(
+            changes
+                .stops
+                .iter()
+                .all(|s| s.description == DESC_NOT_NEEDED && !s.lost)
+        );
         assert!(changes.placements.is_empty());
     }
 
@@ -304,11 +351,16 @@ mod tests {
         let changes = run(&new, &[alloc(&old, 0, "running")]);
         assert_eq!(changes.in_place.len(), 1);
         assert_eq!(names(&changes), vec!["web.app[1]", "web.app[2]"]);
-        new.task_groups[0].tasks[0].env.insert("A".into(), "b".into());
+        new.task_groups[0].tasks[0]
+            .env
+            .insert("A".into(), "b".into());
         assert!(!updatable_in_place(&old, &new, "app"));
         let changes = run(&new, &[alloc(&old, 0, "running")]);
         assert!(changes.in_place.is_empty());
-        assert!(matches!(changes.placements[0].replaces, Replaces::Update(_)));
+        assert!(matches!(
+            changes.placements[0].replaces,
+            Replaces::Update(_)
+        ));
         assert_eq!(changes.placements[0].name, "web.app[0]");
         assert_eq!(changes.placements.len(), 3);
         let mut moved = job(1, 3);
@@ -319,7 +371,12 @@ mod tests {
     #[test]
     fn down_nodes_make_allocs_lost_and_replaced() {
         let j = job(2, 1);
-        let input = GroupInput { job: &j, group: &j.task_groups[0], eval_id: "e", now: 1 };
+        let input = GroupInput {
+            job: &j,
+            group: &j.task_groups[0],
+            eval_id: "e",
+            now: 1,
+        };
         let mut other = (*alloc(&j, 1, "running")).clone();
         other.node_id = "n2".into();
         let allocs = [alloc(&j, 0, "running"), Arc::new(other)];
@@ -335,7 +392,11 @@ mod tests {
     fn batch_complete_is_done_and_service_complete_is_replaced() {
         let mut batch = job(1, 1);
         batch.r#type = "batch".into();
-        assert!(run(&batch, &[alloc(&batch, 0, "complete")]).placements.is_empty());
+        assert!(
+            run(&batch, &[alloc(&batch, 0, "complete")])
+                .placements
+                .is_empty()
+        );
         let service = job(1, 1);
         let changes = run(&service, &[alloc(&service, 0, "complete")]);
         assert_eq!(names(&changes), vec!["web.app[0]"]);

@@ -19,12 +19,20 @@ pub(crate) enum Decision {
 }
 
 fn events(alloc: &Allocation) -> &[RescheduleEvent] {
-    alloc.reschedule_tracker.as_ref().map(|t| t.events.as_slice()).unwrap_or_default()
+    alloc
+        .reschedule_tracker
+        .as_ref()
+        .map(|t| t.events.as_slice())
+        .unwrap_or_default()
 }
 
 /// When the allocation failed: its last modification, or `now` when unknown.
 pub(crate) fn failure_time(alloc: &Allocation, now: i64) -> i64 {
-    if alloc.modify_time > 0 { alloc.modify_time } else { now }
+    if alloc.modify_time > 0 {
+        alloc.modify_time
+    } else {
+        now
+    }
 }
 
 fn unlimited(policy: &ReschedulePolicy) -> bool {
@@ -55,7 +63,11 @@ pub(crate) fn next_delay(policy: &ReschedulePolicy, past: &[RescheduleEvent]) ->
 pub(crate) fn decide(alloc: &Allocation, policy: Option<&ReschedulePolicy>, now: i64) -> Decision {
     let forced = alloc.desired_transition.force_reschedule.unwrap_or(false);
     let Some(policy) = policy else {
-        return if forced { Decision::Now { delay: 0 } } else { Decision::Exhausted };
+        return if forced {
+            Decision::Now { delay: 0 }
+        } else {
+            Decision::Exhausted
+        };
     };
     let failed_at = failure_time(alloc, now);
     if forced {
@@ -74,7 +86,11 @@ pub(crate) fn decide(alloc: &Allocation, policy: Option<&ReschedulePolicy>, now:
     }
     let delay = next_delay(policy, events(alloc));
     let at = failed_at.saturating_add(delay);
-    if at <= now { Decision::Now { delay } } else { Decision::Later { at, delay } }
+    if at <= now {
+        Decision::Now { delay }
+    } else {
+        Decision::Later { at, delay }
+    }
 }
 
 /// The tracker a replacement carries: the lineage's relevant past plus this reschedule.
@@ -88,7 +104,10 @@ pub(crate) fn tracker_for_replacement(
     let mut kept: Vec<RescheduleEvent> = match policy {
         Some(p) if !unlimited(p) => {
             let interval = p.interval.unwrap_or(0);
-            past.iter().filter(|e| now.saturating_sub(e.reschedule_time) < interval).cloned().collect()
+            past.iter()
+                .filter(|e| now.saturating_sub(e.reschedule_time) < interval)
+                .cloned()
+                .collect()
         }
         _ => {
             let skip = past.len().saturating_sub(MAX_PAST_EVENTS_UNLIMITED - 1);
@@ -111,7 +130,11 @@ mod tests {
     use super::*;
 
     fn event(time: i64, delay: i64) -> RescheduleEvent {
-        RescheduleEvent { reschedule_time: time, delay, ..Default::default() }
+        RescheduleEvent {
+            reschedule_time: time,
+            delay,
+            ..Default::default()
+        }
     }
 
     fn policy(function: &str, attempts: i32, unlimited: bool) -> ReschedulePolicy {
@@ -131,8 +154,14 @@ mod tests {
         assert_eq!(next_delay(&constant, &[event(0, 5 * SECOND)]), 5 * SECOND);
         let exponential = policy("exponential", 3, false);
         assert_eq!(next_delay(&exponential, &[]), 5 * SECOND);
-        assert_eq!(next_delay(&exponential, &[event(0, 20 * SECOND)]), 40 * SECOND);
-        assert_eq!(next_delay(&exponential, &[event(0, 40 * SECOND)]), 60 * SECOND);
+        assert_eq!(
+            next_delay(&exponential, &[event(0, 20 * SECOND)]),
+            40 * SECOND
+        );
+        assert_eq!(
+            next_delay(&exponential, &[event(0, 40 * SECOND)]),
+            60 * SECOND
+        );
         let fibonacci = policy("fibonacci", 3, false);
         assert_eq!(next_delay(&fibonacci, &[event(0, 5 * SECOND)]), 5 * SECOND);
         let past = [event(0, 5 * SECOND), event(0, 10 * SECOND)];
@@ -143,18 +172,36 @@ mod tests {
     fn attempts_within_interval() {
         let now = 100 * MINUTE;
         let p = policy("constant", 2, false);
-        let mut alloc = Allocation { modify_time: now - 10 * SECOND, ..Default::default() };
-        assert_eq!(decide(&alloc, Some(&p), now), Decision::Now { delay: 5 * SECOND });
+        let mut alloc = Allocation {
+            modify_time: now - 10 * SECOND,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&alloc, Some(&p), now),
+            Decision::Now { delay: 5 * SECOND }
+        );
         alloc.reschedule_tracker = Some(RescheduleTracker {
-            events: vec![event(now - 5 * MINUTE, 5 * SECOND), event(now - MINUTE, 5 * SECOND)],
+            events: vec![
+                event(now - 5 * MINUTE, 5 * SECOND),
+                event(now - MINUTE, 5 * SECOND),
+            ],
         });
         assert_eq!(decide(&alloc, Some(&p), now), Decision::Exhausted);
         // Events older than the interval no longer count.
         alloc.reschedule_tracker = Some(RescheduleTracker {
-            events: vec![event(now - 50 * MINUTE, 5 * SECOND), event(now - MINUTE, 5 * SECOND)],
+            events: vec![
+                event(now - 50 * MINUTE, 5 * SECOND),
+                event(now - MINUTE, 5 * SECOND),
+            ],
         });
-        assert!(matches!(decide(&alloc, Some(&p), now), Decision::Now { .. }));
-        assert_eq!(decide(&alloc, Some(&policy("constant", 0, false)), now), Decision::Exhausted);
+        assert!(matches!(
+            decide(&alloc, Some(&p), now),
+            Decision::Now { .. }
+        ));
+        assert_eq!(
+            decide(&alloc, Some(&policy("constant", 0, false)), now),
+            Decision::Exhausted
+        );
         assert_eq!(decide(&alloc, None, now), Decision::Exhausted);
     }
 
@@ -164,12 +211,17 @@ mod tests {
         let p = policy("exponential", 0, true);
         let alloc = Allocation {
             modify_time: now - SECOND,
-            reschedule_tracker: Some(RescheduleTracker { events: vec![event(now - MINUTE, 10 * SECOND)] }),
+            reschedule_tracker: Some(RescheduleTracker {
+                events: vec![event(now - MINUTE, 10 * SECOND)],
+            }),
             ..Default::default()
         };
         assert_eq!(
             decide(&alloc, Some(&p), now),
-            Decision::Later { at: now - SECOND + 20 * SECOND, delay: 20 * SECOND }
+            Decision::Later {
+                at: now - SECOND + 20 * SECOND,
+                delay: 20 * SECOND
+            }
         );
     }
 
@@ -186,7 +238,10 @@ mod tests {
         let tracker = tracker_for_replacement(&failed, Some(&p), 99, 7);
         assert_eq!(tracker.events.len(), MAX_PAST_EVENTS_UNLIMITED);
         let last = tracker.events.last().cloned().unwrap_or_default();
-        assert_eq!((last.prev_alloc_id.as_str(), last.prev_node_id.as_str()), ("old", "n1"));
+        assert_eq!(
+            (last.prev_alloc_id.as_str(), last.prev_node_id.as_str()),
+            ("old", "n1")
+        );
         assert_eq!((last.reschedule_time, last.delay), (99, 7));
         let limited = policy("constant", 3, false);
         let tracker = tracker_for_replacement(&failed, Some(&limited), 20 * MINUTE, 7);

@@ -17,7 +17,12 @@ pub enum FitError {
     #[error(
         "node {node} is not ready for allocations (status {status:?}, eligibility {eligibility:?}, drain {drain})"
     )]
-    NodeNotReady { node: String, status: String, eligibility: String, drain: bool },
+    NodeNotReady {
+        node: String,
+        status: String,
+        eligibility: String,
+        drain: bool,
+    },
     #[error("cpu exhausted: allocations need {needed} MHz but the node offers {available} MHz")]
     Cpu { needed: i64, available: i64 },
     #[error("memory exhausted: allocations need {needed} MB but the node offers {available} MB")]
@@ -109,10 +114,18 @@ impl Ask {
                     .as_ref()
                     .and_then(|r| r.memory_max_mb)
                     .map_or(0, i64::from);
-                (task.name.clone(), task.cpu_mhz(), task.memory_mb(), memory_max)
+                (
+                    task.name.clone(),
+                    task.cpu_mhz(),
+                    task.memory_mb(),
+                    memory_max,
+                )
             })
             .collect();
-        let networks = group.networks.iter().filter(|n| n.mode.is_empty() || n.mode == "host");
+        let networks = group
+            .networks
+            .iter()
+            .filter(|n| n.mode.is_empty() || n.mode == "host");
         let mut static_ports = Vec::new();
         let mut dynamic_ports = Vec::new();
         let mut mbits = 0;
@@ -132,7 +145,11 @@ impl Ask {
         Ask {
             cpu: tasks.iter().map(|t| t.1).sum(),
             memory_mb: tasks.iter().map(|t| t.2).sum(),
-            disk_mb: group.ephemeral_disk.as_ref().and_then(|d| d.size_mb).map_or(0, i64::from),
+            disk_mb: group
+                .ephemeral_disk
+                .as_ref()
+                .and_then(|d| d.size_mb)
+                .map_or(0, i64::from),
             tasks,
             static_ports,
             dynamic_ports,
@@ -149,7 +166,10 @@ impl Ask {
             .map(|(name, cpu, memory, memory_max)| {
                 let resources = AllocatedTaskResources {
                     cpu: AllocatedCpu { cpu_shares: *cpu },
-                    memory: AllocatedMemory { memory_mb: *memory, memory_max_mb: *memory_max },
+                    memory: AllocatedMemory {
+                        memory_mb: *memory,
+                        memory_max_mb: *memory_max,
+                    },
                     networks: Vec::new(),
                 };
                 (name.clone(), resources)
@@ -200,7 +220,11 @@ impl Ask {
         };
         AllocatedResources {
             tasks,
-            shared: AllocatedSharedResources { disk_mb: self.disk_mb, networks, ports },
+            shared: AllocatedSharedResources {
+                disk_mb: self.disk_mb,
+                networks,
+                ports,
+            },
         }
     }
 }
@@ -212,7 +236,11 @@ fn alloc_cost(alloc: &Allocation) -> (i64, i64, i64) {
         let memory = resources.tasks.values().map(|t| t.memory.memory_mb).sum();
         return (cpu, memory, resources.shared.disk_mb);
     }
-    match alloc.job.as_ref().and_then(|job| job.group(&alloc.task_group)) {
+    match alloc
+        .job
+        .as_ref()
+        .and_then(|job| job.group(&alloc.task_group))
+    {
         Some(group) => {
             let ask = Ask::of(group);
             (ask.cpu, ask.memory_mb, ask.disk_mb)
@@ -245,7 +273,10 @@ pub(crate) fn alloc_ports(alloc: &Allocation) -> Vec<(u16, &str)> {
             }
         }
         None => {
-            let group = alloc.job.as_ref().and_then(|job| job.group(&alloc.task_group));
+            let group = alloc
+                .job
+                .as_ref()
+                .and_then(|job| job.group(&alloc.task_group));
             for network in group.map(|g| g.networks.as_slice()).unwrap_or_default() {
                 for port in &network.reserved_ports {
                     add(&mut found, port.value, &port.label);
@@ -295,13 +326,22 @@ impl Usage {
     /// Checks CPU, memory and disk totals against the node's capacity.
     fn check_totals(&self, capacity: &Capacity) -> Result<(), FitError> {
         if self.cpu > capacity.cpu {
-            return Err(FitError::Cpu { needed: self.cpu, available: capacity.cpu });
+            return Err(FitError::Cpu {
+                needed: self.cpu,
+                available: capacity.cpu,
+            });
         }
         if self.memory_mb > capacity.memory_mb {
-            return Err(FitError::Memory { needed: self.memory_mb, available: capacity.memory_mb });
+            return Err(FitError::Memory {
+                needed: self.memory_mb,
+                available: capacity.memory_mb,
+            });
         }
         if capacity.disk_mb > 0 && self.disk_mb > capacity.disk_mb {
-            return Err(FitError::Disk { needed: self.disk_mb, available: capacity.disk_mb });
+            return Err(FitError::Disk {
+                needed: self.disk_mb,
+                available: capacity.disk_mb,
+            });
         }
         Ok(())
     }
@@ -317,10 +357,16 @@ impl Usage {
         after.check_totals(capacity)?;
         for port in &ask.static_ports {
             if capacity.ports.reserved.contains(port.value) {
-                return Err(FitError::ReservedPort { label: port.label.clone(), port: port.value });
+                return Err(FitError::ReservedPort {
+                    label: port.label.clone(),
+                    port: port.value,
+                });
             }
             if self.ports.contains(&port.value) {
-                return Err(FitError::PortCollision { label: port.label.clone(), port: port.value });
+                return Err(FitError::PortCollision {
+                    label: port.label.clone(),
+                    port: port.value,
+                });
             }
         }
         if !ask.dynamic_ports.is_empty() {
@@ -356,12 +402,164 @@ pub fn allocs_fit(node: &Node, proposed: &[&Allocation]) -> Result<(), FitError>
     for alloc in proposed.iter().filter(|a| !a.terminal()) {
         for (port, label) in alloc_ports(alloc) {
             if capacity.ports.reserved.contains(port) {
-                return Err(FitError::ReservedPort { label: label.to_string(), port });
+                return Err(FitError::ReservedPort {
+                    label: label.to_string(),
+                    port,
+                });
             }
         }
         if let Some((port, label)) = usage.add(alloc) {
-            return Err(FitError::PortCollision { label: label.to_string(), port });
+            return Err(FitError::PortCollision {
+                label: label.to_string(),
+                port,
+            });
         }
     }
     usage.check_totals(&capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    use drover_api::{EphemeralDisk, Resources, Task};
+
+    use super::*;
+
+    fn group() -> TaskGroup {
+        let task = |name: &str, cpu: i32, memory: i32| Task {
+            name: name.into(),
+            resources: Some(Resources {
+                cpu: Some(cpu),
+                memory_mb: Some(memory),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let port = |label: &str, value: i32, to: i32| Port {
+            label: label.into(),
+            value,
+            to,
+            ..Default::default()
+        };
+        TaskGroup {
+            tasks: vec![task("a", 100, 64), task("b", 250, 128)],
+            ephemeral_disk: Some(EphemeralDisk {
+                size_mb: Some(150),
+                ..Default::default()
+            }),
+            networks: vec![NetworkResource {
+                reserved_ports: vec![port("http", 8080, 80)],
+                dynamic_ports: vec![port("admin", 0, 0)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn node(cpu: i64, memory: i64, disk: i64) -> Node {
+        let mut node = Node::default();
+        node.node_resources.cpu.cpu_shares = cpu;
+        node.node_resources.memory.memory_mb = memory;
+        node.node_resources.disk.disk_mb = disk;
+        node
+    }
+
+    #[test]
+    fn ask_sums_tasks_and_collects_ports() {
+        let ask = Ask::of(&group());
+        assert_eq!((ask.cpu, ask.memory_mb, ask.disk_mb), (350, 192, 150));
+        assert_eq!(ask.static_ports[0].value, 8080);
+        assert_eq!(ask.dynamic_ports[0].label, "admin");
+        let allocated = ask.allocated(&[21000], "10.1.2.3");
+        assert_eq!(allocated.tasks["b"].cpu.cpu_shares, 250);
+        let ports: Vec<(&str, i32, i32)> = allocated
+            .shared
+            .ports
+            .iter()
+            .map(|p| (p.label.as_str(), p.value, p.to))
+            .collect();
+        assert_eq!(ports, vec![("http", 8080, 80), ("admin", 21000, 0)]);
+        assert!(
+            allocated
+                .shared
+                .ports
+                .iter()
+                .all(|p| p.host_ip == "10.1.2.3")
+        );
+        assert_eq!(allocated.shared.networks[0].ip, "10.1.2.3");
+        assert_eq!(allocated.shared.networks[0].dynamic_ports[0].value, 21000);
+        let alloc = Allocation {
+            allocated_resources: Some(allocated),
+            ..Default::default()
+        };
+        let held: Vec<u16> = alloc_ports(&alloc).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(held, vec![8080, 21000]);
+    }
+
+    #[test]
+    fn usage_fit_names_the_exhausted_dimension() {
+        let ask = Ask::of(&group());
+        let capacity = Capacity::of(&node(400, 1000, 100));
+        let usage = Usage::default();
+        let err = usage.fits(&capacity, &ask).err();
+        assert_eq!(
+            err.as_ref().map(FitError::dimension).as_deref(),
+            Some("disk")
+        );
+        let capacity = Capacity::of(&node(300, 1000, 0));
+        let err = usage.fits(&capacity, &ask).err();
+        assert_eq!(
+            err,
+            Some(FitError::Cpu {
+                needed: 350,
+                available: 300
+            })
+        );
+        let capacity = Capacity::of(&node(4000, 4000, 0));
+        assert_eq!(usage.fits(&capacity, &ask), Ok(()));
+        let busy = Usage {
+            ports: HashSet::from([8080]),
+            ..Default::default()
+        };
+        let err = busy.fits(&capacity, &ask).err();
+        assert_eq!(
+            err.as_ref().map(FitError::dimension).as_deref(),
+            Some("network: reserved port collision http=8080")
+        );
+    }
+
+    #[test]
+    fn usage_add_and_remove_round_trip() {
+        let ask = Ask::of(&group());
+        let alloc = Allocation {
+            allocated_resources: Some(ask.allocated(&[20001], "")),
+            ..Default::default()
+        };
+        let mut usage = Usage::default();
+        assert_eq!(usage.add(&alloc), None);
+        assert_eq!((usage.cpu, usage.memory_mb, usage.disk_mb), (350, 192, 150));
+        assert_eq!(usage.add(&alloc), Some((8080, "http")));
+        usage.remove(&alloc);
+        usage.remove(&alloc);
+        assert_eq!(usage, Usage::default());
+    }
+
+    #[test]
+    fn allocations_without_resources_are_costed_from_their_job() {
+        let job = drover_api::Job {
+            task_groups: vec![TaskGroup {
+                name: "g".into(),
+                ..group()
+            }],
+            ..Default::default()
+        };
+        let alloc = Allocation {
+            job: Some(job),
+            task_group: "g".into(),
+            ..Default::default()
+        };
+        let mut usage = Usage::default();
+        usage.add(&alloc);
+        assert_eq!((usage.cpu, usage.memory_mb), (350, 192));
+        assert!(usage.ports.contains(&8080));
+    }
 }

@@ -13,7 +13,15 @@ pub(crate) struct SeededRng {
 
 impl SeededRng {
     pub(crate) fn new(seed: u64) -> Self {
-        SeededRng { inner: SmallRng::seed_from_u64(seed) }
+        SeededRng {
+            inner: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A generator for one evaluation: the caller's seed mixed with the evaluation ID, so a
+    /// seed reused across evaluations still yields distinct IDs.
+    pub(crate) fn for_eval(seed: u64, eval_id: &str) -> Self {
+        Self::new(seed ^ fnv1a(eval_id.as_bytes()))
     }
 
     /// A random UUID v4 in its canonical 36-character form.
@@ -30,8 +38,19 @@ impl SeededRng {
 
     /// A value in `low..=high`; `low` when the range is empty.
     pub(crate) fn between(&mut self, low: u32, high: u32) -> u32 {
-        if high <= low { low } else { self.inner.random_range(low..=high) }
+        if high <= low {
+            low
+        } else {
+            self.inner.random_range(low..=high)
+        }
     }
+}
+
+/// 64-bit FNV-1a: a stable hash, the same on every platform and run.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Formats 16 random bytes as a UUID, setting the version (4) and variant (RFC 4122) bits.
@@ -61,10 +80,17 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 36);
         let parts: Vec<&str> = a.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 4, 4, 12]
+        );
         assert!(parts[2].starts_with('4'));
         assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
         assert_ne!(SeededRng::new(8).uuid(), a);
+        assert_ne!(
+            SeededRng::for_eval(7, "e1").uuid(),
+            SeededRng::for_eval(7, "e2").uuid()
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use drover_api::{
     ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, AllocMetric,
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED,
-    EVAL_STATUS_PENDING, Evaluation, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, Job, TaskGroup, trigger,
+    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, EVAL_STATUS_PENDING,
+    Evaluation, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, Job, TaskGroup, trigger,
 };
 
 use crate::placer::{Placed, Placer};
@@ -64,8 +64,11 @@ impl<'a> EvalRun<'a> {
             eval,
             state,
             now: ctx.now_unix_nano,
-            rng: SeededRng::new(ctx.seed),
-            plan: Plan { eval_id: eval.id.clone(), ..Default::default() },
+            rng: SeededRng::for_eval(ctx.seed, &eval.id),
+            plan: Plan {
+                eval_id: eval.id.clone(),
+                ..Default::default()
+            },
             new_evals: Vec::new(),
             failed_groups: BTreeMap::new(),
             queued: BTreeMap::new(),
@@ -76,13 +79,20 @@ impl<'a> EvalRun<'a> {
 
     fn node_down(&mut self, node_id: &str) -> bool {
         let state = self.state;
-        *self.down_nodes.entry(node_id.to_string()).or_insert_with(|| {
-            state.node(node_id).is_none_or(|n| n.status == drover_api::NODE_STATUS_DOWN)
-        })
+        *self
+            .down_nodes
+            .entry(node_id.to_string())
+            .or_insert_with(|| {
+                state
+                    .node(node_id)
+                    .is_none_or(|n| n.status == drover_api::NODE_STATUS_DOWN)
+            })
     }
 
     fn run(mut self) -> Outcome {
-        let allocs = self.state.allocs_by_job(&self.eval.namespace, &self.eval.job_id);
+        let allocs = self
+            .state
+            .allocs_by_job(&self.eval.namespace, &self.eval.job_id);
         let job = self.state.job(&self.eval.namespace, &self.eval.job_id);
         let Some(job) = job.filter(|j| !j.stop) else {
             for alloc in allocs.iter().filter(|a| !a.terminal()) {
@@ -96,14 +106,25 @@ impl<'a> EvalRun<'a> {
                 job.r#type
             ));
         }
-        for alloc in allocs.iter().filter(|a| !a.terminal() && job.group(&a.task_group).is_none()) {
+        for alloc in allocs
+            .iter()
+            .filter(|a| !a.terminal() && job.group(&a.task_group).is_none())
+        {
             self.stop(alloc, DESC_NOT_NEEDED);
         }
         let mut all_changes = Vec::with_capacity(job.task_groups.len());
         for group in &job.task_groups {
-            let group_allocs: Vec<Arc<Allocation>> =
-                allocs.iter().filter(|a| a.task_group == group.name).cloned().collect();
-            let input = GroupInput { job: &job, group, eval_id: &self.eval.id, now: self.now };
+            let group_allocs: Vec<Arc<Allocation>> = allocs
+                .iter()
+                .filter(|a| a.task_group == group.name)
+                .cloned()
+                .collect();
+            let input = GroupInput {
+                job: &job,
+                group,
+                eval_id: &self.eval.id,
+                now: self.now,
+            };
             let changes =
                 reconcile::reconcile_group(&input, &group_allocs, &mut |id| self.node_down(id));
             self.apply_decided(&job, &changes);
@@ -132,7 +153,10 @@ impl<'a> EvalRun<'a> {
     fn stop(&mut self, alloc: &Allocation, description: &str) {
         let lost = self.node_down(&alloc.node_id);
         let description = if lost { DESC_LOST } else { description };
-        push(&mut self.plan.node_update, stopped(alloc, description, lost, self.now));
+        push(
+            &mut self.plan.node_update,
+            stopped(alloc, description, lost, self.now),
+        );
     }
 
     /// Records the changes that need no placement: stops, in-place updates, follow-ups.
@@ -174,7 +198,11 @@ impl<'a> EvalRun<'a> {
     fn derived_eval(&mut self, job: &Job, triggered_by: &str, status: &str) -> Evaluation {
         Evaluation {
             id: self.rng.uuid(),
-            priority: if self.eval.priority > 0 { self.eval.priority } else { job.priority },
+            priority: if self.eval.priority > 0 {
+                self.eval.priority
+            } else {
+                job.priority
+            },
             r#type: job.r#type.clone(),
             triggered_by: triggered_by.to_string(),
             namespace: self.eval.namespace.clone(),
@@ -227,7 +255,10 @@ impl<'a> EvalRun<'a> {
         match replaces {
             Replaces::Nothing | Replaces::Lost(_) => {}
             Replaces::Update(old) => {
-                push(&mut self.plan.node_update, stopped(old, DESC_UPDATING, false, self.now));
+                push(
+                    &mut self.plan.node_update,
+                    stopped(old, DESC_UPDATING, false, self.now),
+                );
             }
             Replaces::Reschedule { failed, .. } => {
                 let mut copy = stopped(failed, DESC_RESCHEDULED, false, self.now);
@@ -253,8 +284,11 @@ impl<'a> EvalRun<'a> {
             )),
             _ => None,
         };
-        let namespace =
-            if job.namespace.is_empty() { &self.eval.namespace } else { &job.namespace };
+        let namespace = if job.namespace.is_empty() {
+            &self.eval.namespace
+        } else {
+            &job.namespace
+        };
         Allocation {
             id: self.rng.uuid(),
             namespace: namespace.clone(),
@@ -286,8 +320,15 @@ impl<'a> EvalRun<'a> {
         eval.status = EVAL_STATUS_FAILED.to_string();
         eval.status_description = description;
         eval.modify_time = self.now;
-        self.plan = Plan { eval_id: eval.id.clone(), ..Default::default() };
-        Outcome { plan: self.plan, eval, new_evals: Vec::new() }
+        self.plan = Plan {
+            eval_id: eval.id.clone(),
+            ..Default::default()
+        };
+        Outcome {
+            plan: self.plan,
+            eval,
+            new_evals: Vec::new(),
+        }
     }
 
     fn finish(mut self, job: Option<&Job>) -> Outcome {
@@ -309,6 +350,10 @@ impl<'a> EvalRun<'a> {
             eval.failed_tg_allocs = Some(std::mem::take(&mut self.failed_groups));
             self.new_evals.push(blocked);
         }
-        Outcome { plan: self.plan, eval, new_evals: self.new_evals }
+        Outcome {
+            plan: self.plan,
+            eval,
+            new_evals: self.new_evals,
+        }
     }
 }

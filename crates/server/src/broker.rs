@@ -37,27 +37,28 @@ impl EvalBroker {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Accepts an evaluation: ready, delayed or blocked according to its fields.
-    pub fn enqueue(&self, eval: Evaluation) {
+    /// Accepts an evaluation: ready, delayed or blocked according to its fields. Returns the
+    /// blocked evaluation of the same job that a new blocked one replaces, to be canceled.
+    pub fn enqueue(&self, eval: Evaluation) -> Option<Evaluation> {
         let mut inner = self.lock();
         let key = (eval.namespace.clone(), eval.job_id.clone());
         if eval.status == EVAL_STATUS_BLOCKED {
-            inner.blocked.insert(key, eval);
-            return;
+            return inner.blocked.insert(key, eval);
         }
         if eval.wait_until_unix_nano > drover_api::time::now_unix_nano() {
             inner.delayed.insert((eval.wait_until_unix_nano, eval.id.clone()), eval);
             drop(inner);
             self.notify.notify_waiters();
-            return;
+            return None;
         }
         if inner.in_flight.contains(&key) {
             inner.waiting.entry(key).or_default().push_back(eval);
-            return;
+            return None;
         }
         inner.push_ready(eval);
         drop(inner);
         self.notify.notify_one();
+        None
     }
 
     /// Waits for the next evaluation to process; `None` once the broker is closed.
@@ -111,9 +112,10 @@ impl EvalBroker {
         }
     }
 
-    /// Drops any blocked evaluation of a job (e.g. the job was stopped or re-registered).
-    pub fn forget_blocked(&self, namespace: &str, job_id: &str) {
-        self.lock().blocked.remove(&(namespace.to_string(), job_id.to_string()));
+    /// Drops the blocked evaluation of a job (the job was stopped or re-registered) and
+    /// returns it, to be canceled.
+    pub fn forget_blocked(&self, namespace: &str, job_id: &str) -> Option<Evaluation> {
+        self.lock().blocked.remove(&(namespace.to_string(), job_id.to_string()))
     }
 
     pub fn close(&self) {

@@ -108,8 +108,6 @@ async fn mark_down(server: &Server, node_id: &str) -> Result<(), crate::ServerEr
             now,
         })
         .await?;
-    for eval in evals {
-        server.broker.enqueue(eval);
-    }
+    server.track(evals).await;
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use drover_api::Evaluation;
 use drover_raft::Log;
 use drover_state::StateStore;
 use tokio::sync::watch;
@@ -82,7 +83,7 @@ impl Server {
         let plans = plan_apply::start(log.clone(), shutdown.subscribe());
         let heartbeats = Arc::new(Heartbeats::new(config.min_heartbeat_ttl, config.heartbeat_grace));
         let server = Arc::new(Server { config, log, broker, plans, heartbeats, shutdown });
-        server.restore();
+        server.restore().await;
         for id in 0..server.config.num_schedulers.max(1) {
             tokio::spawn(worker::run(server.clone(), id));
         }
@@ -110,19 +111,50 @@ impl Server {
     }
 
     /// Re-queues pending and blocked evaluations and restarts heartbeat timers after a restart.
-    fn restore(&self) {
+    async fn restore(&self) {
         let snap = self.state().snapshot();
         let mut evals: Vec<_> = snap.evals.values().filter(|e| !e.terminal()).cloned().collect();
         evals.sort_by_key(|e| e.create_index);
-        for eval in evals {
-            self.broker.enqueue((*eval).clone());
-        }
+        self.track(evals.into_iter().map(|e| (*e).clone())).await;
         for node in snap.nodes.values() {
             if node.status != drover_api::NODE_STATUS_DOWN {
                 self.heartbeats.reset(&node.id, self.heartbeats.ttl(snap.nodes.len()));
             }
         }
     }
+}
+
+impl Server {
+    /// Hands evaluations to the broker. A blocked evaluation replaced by a newer one of the
+    /// same job is canceled, so a job never waits on two.
+    pub(crate) async fn track(&self, evals: impl IntoIterator<Item = Evaluation>) {
+        let canceled: Vec<Evaluation> =
+            evals.into_iter().filter_map(|e| self.broker.enqueue(e)).map(superseded).collect();
+        self.cancel(canceled).await;
+    }
+
+    /// Cancels the blocked evaluation of a job that was re-registered or stopped.
+    pub(crate) async fn cancel_blocked(&self, namespace: &str, job_id: &str) {
+        let canceled: Vec<Evaluation> =
+            self.broker.forget_blocked(namespace, job_id).into_iter().map(superseded).collect();
+        self.cancel(canceled).await;
+    }
+
+    async fn cancel(&self, evals: Vec<Evaluation>) {
+        if evals.is_empty() {
+            return;
+        }
+        if let Err(e) = self.log.apply(drover_state::Command::EvalUpsert { evals }).await {
+            tracing::warn!(error = %e, "canceling superseded evaluations failed");
+        }
+    }
+}
+
+fn superseded(mut eval: Evaluation) -> Evaluation {
+    eval.status = drover_api::EVAL_STATUS_CANCELED.to_string();
+    eval.status_description = "superseded by a newer evaluation of the job".to_string();
+    eval.modify_time = drover_api::time::now_unix_nano();
+    eval
 }
 
 /// A fresh random ID.

@@ -31,9 +31,7 @@ pub(crate) async fn run(server: Arc<Server>, id: usize) {
         match server.plans.submit(outcome).await {
             Ok(new_evals) => {
                 server.broker.ack(&eval);
-                for e in new_evals {
-                    server.broker.enqueue(e);
-                }
+                server.track(new_evals).await;
             }
             Err(e) => {
                 tracing::error!(worker = id, eval = %eval.id, error = %e, "applying plan failed");

@@ -116,6 +116,14 @@ impl Tables {
                     if old.client_status == ALLOC_CLIENT_LOST {
                         continue;
                     }
+                    // A repeated report changes nothing, not even ModifyTime (reschedule
+                    // delays count from it).
+                    if old.client_status == update.client_status
+                        && old.client_description == update.client_description
+                        && old.task_states == update.task_states
+                    {
+                        continue;
+                    }
                     let mut alloc = (**old).clone();
                     alloc.client_status = update.client_status.clone();
                     alloc.client_description = update.client_description.clone();
@@ -225,6 +233,11 @@ impl Tables {
             Some(old) => {
                 alloc.create_index = old.create_index;
                 alloc.create_time = old.create_time;
+                // A finished allocation's ModifyTime is when it finished: reschedule delays
+                // count from it, so annotating it (e.g. with a follow-up eval) keeps it.
+                if old.client_terminal() {
+                    alloc.modify_time = old.modify_time;
+                }
                 alloc.client_status = old.client_status.clone();
                 alloc.client_description = old.client_description.clone();
                 alloc.task_states = old.task_states.clone();
@@ -238,7 +251,9 @@ impl Tables {
         }
         alloc.modify_index = index;
         alloc.alloc_modify_index = index;
-        alloc.modify_time = now;
+        if !self.allocs.get(&alloc.id).is_some_and(|old| old.client_terminal()) {
+            alloc.modify_time = now;
+        }
         if !alloc.previous_allocation.is_empty() {
             if let Some(prev) = self.allocs.get(&alloc.previous_allocation) {
                 let mut prev = (**prev).clone();

@@ -9,8 +9,9 @@ use drover_api::{Allocation, Client, QueryOptions, TaskEvent, TaskState};
 use super::ApiArgs;
 use crate::error::{CliError, CmdResult, Doing, Outcome};
 use crate::format::{self, id_length, kv, limit, list, unix_nano};
-use crate::logs::{last_lines, FrameDecoder, BYTES_PER_LINE};
-use crate::monitor::{alloc_metrics_lines, Monitor};
+use crate::logs::{BYTES_PER_LINE, FrameDecoder, last_lines};
+use crate::monitor::{Monitor, alloc_metrics_lines};
+use crate::output::say;
 use crate::resolve::{self, Match};
 use crate::views;
 
@@ -99,17 +100,25 @@ pub async fn run(command: AllocCommand) -> CmdResult {
 }
 
 /// The allocation `prefix` names; `Ok(None)` after listing candidates when it is ambiguous.
-async fn lookup(client: &Client, prefix: &str, verbose: bool) -> Result<Option<Allocation>, CliError> {
+async fn lookup(
+    client: &Client,
+    prefix: &str,
+    verbose: bool,
+) -> Result<Option<Allocation>, CliError> {
     match resolve::allocs(client, prefix).await? {
-        Match::None => Err(CliError::Message(format!("No allocation(s) with prefix or id {prefix:?} found"))),
+        Match::None => Err(CliError::Message(format!(
+            "No allocation(s) with prefix or id {prefix:?} found"
+        ))),
         Match::Many(stubs) => {
             let table = views::alloc_list(&stubs, verbose, id_length(verbose), format::now());
-            println!("Prefix matched multiple allocations\n\n{table}");
+            say!("Prefix matched multiple allocations\n\n{table}")?;
             Ok(None)
         }
         Match::One(stub) => {
-            let (alloc, _) =
-                client.allocation(&stub.id, &QueryOptions::default()).await.doing("querying allocation")?;
+            let (alloc, _) = client
+                .allocation(&stub.id, &QueryOptions::default())
+                .await
+                .doing("querying allocation")?;
             Ok(Some(alloc))
         }
     }
@@ -119,30 +128,41 @@ async fn status(args: StatusArgs) -> CmdResult {
     let client = args.api.client()?;
     let Some(prefix) = args.alloc.as_deref() else {
         if !args.json {
-            return Err(CliError::Message("This command takes one argument: <allocation>".into()));
+            return Err(CliError::Message(
+                "This command takes one argument: <allocation>".into(),
+            ));
         }
-        let (allocs, _) = client.allocations(&QueryOptions::default()).await.doing("querying allocations")?;
-        println!("{}", format::json(&allocs));
+        let (allocs, _) = client
+            .allocations(&QueryOptions::default())
+            .await
+            .doing("querying allocations")?;
+        say!("{}", format::json(&allocs))?;
         return Ok(Outcome::Success);
     };
     let Some(alloc) = lookup(&client, prefix, args.verbose).await? else {
         return Ok(Outcome::Success);
     };
     if args.json {
-        println!("{}", format::json(&alloc));
+        say!("{}", format::json(&alloc))?;
     } else {
-        println!("{}", render_status(&alloc, args.short, args.verbose, format::now()));
+        say!(
+            "{}",
+            render_status(&alloc, args.short, args.verbose, format::now())
+        )?;
     }
     Ok(Outcome::Success)
 }
 
 /// Prints one allocation's status, as `status <alloc>` does.
 pub async fn show_alloc(client: &Client, id: &str, json: bool) -> CmdResult {
-    let (alloc, _) = client.allocation(id, &QueryOptions::default()).await.doing("querying allocation")?;
+    let (alloc, _) = client
+        .allocation(id, &QueryOptions::default())
+        .await
+        .doing("querying allocation")?;
     if json {
-        println!("{}", format::json(&alloc));
+        say!("{}", format::json(&alloc))?;
     } else {
-        println!("{}", render_status(&alloc, false, false, format::now()));
+        say!("{}", render_status(&alloc, false, false, format::now()))?;
     }
     Ok(Outcome::Success)
 }
@@ -150,7 +170,13 @@ pub async fn show_alloc(client: &Client, id: &str, json: bool) -> CmdResult {
 /// The text of `alloc status`.
 pub fn render_status(alloc: &Allocation, short: bool, verbose: bool, now: i64) -> String {
     let id_len = id_length(verbose);
-    let when = |ns: i64| if verbose { unix_nano(ns) } else { format::time_ago(ns, now) };
+    let when = |ns: i64| {
+        if verbose {
+            unix_nano(ns)
+        } else {
+            format::time_ago(ns, now)
+        }
+    };
     let mut pairs = vec![
         ("ID", alloc.id.clone()),
         ("Eval ID", limit(&alloc.eval_id, id_len).to_string()),
@@ -158,7 +184,15 @@ pub fn render_status(alloc: &Allocation, short: bool, verbose: bool, now: i64) -
         ("Node ID", limit(&alloc.node_id, id_len).to_string()),
         ("Node Name", alloc.node_name.clone()),
         ("Job ID", alloc.job_id.clone()),
-        ("Job Version", alloc.job.as_ref().map(|j| j.version).unwrap_or_default().to_string()),
+        (
+            "Job Version",
+            alloc
+                .job
+                .as_ref()
+                .map(|j| j.version)
+                .unwrap_or_default()
+                .to_string(),
+        ),
         ("Client Status", alloc.client_status.clone()),
         ("Client Description", alloc.client_description.clone()),
         ("Desired Status", alloc.desired_status.clone()),
@@ -167,7 +201,10 @@ pub fn render_status(alloc: &Allocation, short: bool, verbose: bool, now: i64) -
         ("Modified", when(alloc.modify_time)),
     ];
     if !alloc.next_allocation.is_empty() {
-        pairs.push(("Replacement Alloc ID", limit(&alloc.next_allocation, id_len).to_string()));
+        pairs.push((
+            "Replacement Alloc ID",
+            limit(&alloc.next_allocation, id_len).to_string(),
+        ));
     }
     let metrics = alloc.metrics.clone().unwrap_or_default();
     if verbose {
@@ -175,7 +212,10 @@ pub fn render_status(alloc: &Allocation, short: bool, verbose: bool, now: i64) -
             ("Evaluated Nodes", metrics.nodes_evaluated.to_string()),
             ("Filtered Nodes", metrics.nodes_filtered.to_string()),
             ("Exhausted Nodes", metrics.nodes_exhausted.to_string()),
-            ("Allocation Time", drover_api::duration::format(metrics.allocation_time)),
+            (
+                "Allocation Time",
+                drover_api::duration::format(metrics.allocation_time),
+            ),
             ("Failures", metrics.coalesced_failures.to_string()),
         ]);
     }
@@ -207,7 +247,12 @@ pub fn render_status(alloc: &Allocation, short: bool, verbose: bool, now: i64) -
 
 /// `Tasks` table of `alloc status -short`.
 fn task_summary(alloc: &Allocation) -> String {
-    let mut rows = vec![vec!["Name".to_string(), "State".into(), "Last Event".into(), "Time".into()]];
+    let mut rows = vec![vec![
+        "Name".to_string(),
+        "State".into(),
+        "Last Event".into(),
+        "Time".into(),
+    ]];
     for (name, state) in &alloc.task_states {
         let last = state.events.last();
         rows.push(vec![
@@ -229,10 +274,16 @@ fn addresses(alloc: &Allocation) -> Option<String> {
     let group = alloc.job.as_ref().and_then(|j| j.group(&alloc.task_group));
     let is_static = |label: &str| {
         group.is_some_and(|g| {
-            g.networks.iter().any(|n| n.reserved_ports.iter().any(|p| p.label == label))
+            g.networks
+                .iter()
+                .any(|n| n.reserved_ports.iter().any(|p| p.label == label))
         })
     };
-    let mut rows = vec![vec!["Label".to_string(), "Dynamic".into(), "Address".into()]];
+    let mut rows = vec![vec![
+        "Label".to_string(),
+        "Dynamic".into(),
+        "Address".into(),
+    ]];
     for port in ports {
         let mut address = format!("{}:{}", port.host_ip, port.value);
         if port.to > 0 {
@@ -260,13 +311,26 @@ fn task_resources(alloc: &Allocation, task: &str) -> Option<String> {
 fn task_events(state: &TaskState) -> String {
     let mut out = String::from("Task Events:\n");
     out.push_str(&kv(&[
-        ("Started At", format::rfc3339_or_na(state.started_at.as_deref())),
-        ("Finished At", format::rfc3339_or_na(state.finished_at.as_deref())),
+        (
+            "Started At",
+            format::rfc3339_or_na(state.started_at.as_deref()),
+        ),
+        (
+            "Finished At",
+            format::rfc3339_or_na(state.finished_at.as_deref()),
+        ),
         ("Total Restarts", state.restarts.to_string()),
-        ("Last Restart", format::rfc3339_or_na(state.last_restart.as_deref())),
+        (
+            "Last Restart",
+            format::rfc3339_or_na(state.last_restart.as_deref()),
+        ),
     ]));
     out.push_str("\n\nRecent Events:\n");
-    let mut rows = vec![vec!["Time".to_string(), "Type".into(), "Description".into()]];
+    let mut rows = vec![vec![
+        "Time".to_string(),
+        "Type".into(),
+        "Description".into(),
+    ]];
     rows.extend(
         state
             .events
@@ -285,7 +349,11 @@ pub fn event_description(event: &TaskEvent) -> String {
         return event.display_message.clone();
     }
     let or = |text: &str, fallback: &str| {
-        if text.is_empty() { fallback.to_string() } else { text.to_string() }
+        if text.is_empty() {
+            fallback.to_string()
+        } else {
+            text.to_string()
+        }
     };
     match event.r#type.as_str() {
         event::STARTED => "Task started by client".into(),
@@ -309,7 +377,10 @@ pub fn event_description(event: &TaskEvent) -> String {
             parts.join(", ")
         }
         event::RESTARTING => {
-            format!("Task restarting in {}", drover_api::duration::format(event.start_delay))
+            format!(
+                "Task restarting in {}",
+                drover_api::duration::format(event.start_delay)
+            )
         }
         event::NOT_RESTARTING => or(&event.message, "Task exceeded restart policy"),
         _ => event.message.clone(),
@@ -317,7 +388,11 @@ pub fn event_description(event: &TaskEvent) -> String {
 }
 
 /// Which task's logs to read: the one named, or the group's only task.
-pub fn choose_task(alloc: &Allocation, requested: Option<&str>, id_len: usize) -> Result<String, CliError> {
+pub fn choose_task(
+    alloc: &Allocation,
+    requested: Option<&str>,
+    id_len: usize,
+) -> Result<String, CliError> {
     let mut tasks: Vec<String> = alloc
         .job
         .as_ref()
@@ -329,7 +404,9 @@ pub fn choose_task(alloc: &Allocation, requested: Option<&str>, id_len: usize) -
     }
     match requested {
         Some(task) if tasks.is_empty() || tasks.iter().any(|t| t == task) => Ok(task.to_string()),
-        Some(task) => Err(CliError::Message(format!("Could not find task named: {task}"))),
+        Some(task) => Err(CliError::Message(format!(
+            "Could not find task named: {task}"
+        ))),
         None if tasks.len() == 1 => Ok(tasks.remove(0)),
         None if tasks.is_empty() => Err(CliError::Message(format!(
             "Allocation {:?} has no tasks yet; please specify the task.",
@@ -355,8 +432,16 @@ impl LogWindow {
     pub fn from_args(tail: bool, lines: Option<u64>, bytes: Option<u64>) -> Self {
         let tail = tail || lines.is_some() || bytes.is_some();
         match (tail, bytes, lines) {
-            (false, _, _) => LogWindow { origin: "start", offset: 0, keep_lines: None },
-            (true, Some(bytes), _) => LogWindow { origin: "end", offset: bytes, keep_lines: None },
+            (false, _, _) => LogWindow {
+                origin: "start",
+                offset: 0,
+                keep_lines: None,
+            },
+            (true, Some(bytes), _) => LogWindow {
+                origin: "end",
+                offset: bytes,
+                keep_lines: None,
+            },
             (true, None, lines) => {
                 let lines = lines.unwrap_or(10);
                 LogWindow {
@@ -405,17 +490,26 @@ async fn logs(args: LogsArgs) -> CmdResult {
             }
         }
         // When following, the tail window is the first batch; stream everything after it.
-        if args.follow {
-            if let (Some(buf), Some(n)) = (held.take(), window.keep_lines) {
-                stdout.write_all(last_lines(&buf, n)).doing("writing logs")?;
-            }
+        if args.follow
+            && let (Some(buf), Some(n)) = (held.take(), window.keep_lines)
+        {
+            stdout
+                .write_all(last_lines(&buf, n))
+                .doing("writing logs")?;
         }
         stdout.flush().doing("writing logs")?;
     }
     if let (Some(buf), Some(n)) = (held, window.keep_lines) {
-        stdout.write_all(last_lines(&buf, n)).doing("writing logs")?;
+        stdout
+            .write_all(last_lines(&buf, n))
+            .doing("writing logs")?;
     }
     stdout.flush().doing("writing logs")?;
+    if decoder.has_partial() {
+        return Err(CliError::Message(
+            "Error reading logs: the stream ended inside a frame".into(),
+        ));
+    }
     Ok(Outcome::Success)
 }
 
@@ -424,9 +518,12 @@ async fn stop(args: StopArgs) -> CmdResult {
     let Some(alloc) = lookup(&client, &args.alloc, args.verbose).await? else {
         return Ok(Outcome::Success);
     };
-    let resp = client.allocation_stop(&alloc.id).await.doing("stopping allocation")?;
+    let resp = client
+        .allocation_stop(&alloc.id)
+        .await
+        .doing("stopping allocation")?;
     if args.detach || resp.eval_id.is_empty() {
-        println!("{}", resp.eval_id);
+        say!("{}", resp.eval_id)?;
         return Ok(Outcome::Success);
     }
     Monitor::new(&client, args.verbose).run(&resp.eval_id).await
@@ -446,7 +543,10 @@ mod tests {
                     name: "cache".into(),
                     tasks: tasks
                         .iter()
-                        .map(|t| Task { name: t.to_string(), ..Default::default() })
+                        .map(|t| Task {
+                            name: t.to_string(),
+                            ..Default::default()
+                        })
                         .collect(),
                     ..Default::default()
                 }],
@@ -465,12 +565,18 @@ mod tests {
     #[test]
     fn several_tasks_need_a_name() {
         let alloc = alloc_with_tasks(&["redis", "web"]);
-        let err = choose_task(&alloc, None, 8).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = choose_task(&alloc, None, 8)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert_eq!(
             err,
             "Allocation \"5c1d2e3f\" is running the following tasks:\n  * redis\n  * web\n\nPlease specify the task."
         );
-        assert_eq!(choose_task(&alloc, Some("web"), 8).ok().as_deref(), Some("web"));
+        assert_eq!(
+            choose_task(&alloc, Some("web"), 8).ok().as_deref(),
+            Some("web")
+        );
         assert!(choose_task(&alloc, Some("nope"), 8).is_err());
     }
 
@@ -478,19 +584,35 @@ mod tests {
     fn log_window_follows_tail_flags() {
         assert_eq!(
             LogWindow::from_args(false, None, None),
-            LogWindow { origin: "start", offset: 0, keep_lines: None }
+            LogWindow {
+                origin: "start",
+                offset: 0,
+                keep_lines: None
+            }
         );
         assert_eq!(
             LogWindow::from_args(true, None, None),
-            LogWindow { origin: "end", offset: 1200, keep_lines: Some(10) }
+            LogWindow {
+                origin: "end",
+                offset: 1200,
+                keep_lines: Some(10)
+            }
         );
         assert_eq!(
             LogWindow::from_args(false, Some(3), None),
-            LogWindow { origin: "end", offset: 360, keep_lines: Some(3) }
+            LogWindow {
+                origin: "end",
+                offset: 360,
+                keep_lines: Some(3)
+            }
         );
         assert_eq!(
             LogWindow::from_args(true, Some(3), Some(50)),
-            LogWindow { origin: "end", offset: 50, keep_lines: None }
+            LogWindow {
+                origin: "end",
+                offset: 50,
+                keep_lines: None
+            }
         );
     }
 
@@ -503,9 +625,16 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(event_description(&terminated), "Exit Code: 1, Signal: 9");
-        let started = TaskEvent { r#type: "Started".into(), ..Default::default() };
+        let started = TaskEvent {
+            r#type: "Started".into(),
+            ..Default::default()
+        };
         assert_eq!(event_description(&started), "Task started by client");
-        let custom = TaskEvent { r#type: "Started".into(), display_message: "hi".into(), ..Default::default() };
+        let custom = TaskEvent {
+            r#type: "Started".into(),
+            display_message: "hi".into(),
+            ..Default::default()
+        };
         assert_eq!(event_description(&custom), "hi");
     }
 
@@ -519,8 +648,16 @@ mod tests {
                 state: "running".into(),
                 started_at: Some("2026-11-23T20:14:15.5Z".into()),
                 events: vec![
-                    TaskEvent { r#type: "Received".into(), time: 1_795_464_854_000_000_000, ..Default::default() },
-                    TaskEvent { r#type: "Started".into(), time: 1_795_464_855_000_000_000, ..Default::default() },
+                    TaskEvent {
+                        r#type: "Received".into(),
+                        time: 1_795_464_854_000_000_000,
+                        ..Default::default()
+                    },
+                    TaskEvent {
+                        r#type: "Started".into(),
+                        time: 1_795_464_855_000_000_000,
+                        ..Default::default()
+                    },
                 ],
                 ..Default::default()
             },

@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use drover_api::client::escape;
 use drover_api::{
-    AllocListStub, Client, ClientError, Evaluation, Job, JobSummary, QueryOptions,
-    EVAL_STATUS_BLOCKED,
+    AllocListStub, Client, ClientError, EVAL_STATUS_BLOCKED, Evaluation, Job, JobSummary,
+    QueryOptions,
 };
 use serde::Serialize;
 
 use super::ApiArgs;
 use crate::error::{CliError, CmdResult, Doing, Outcome};
 use crate::format::{self, id_length, kv, unix_nano};
-use crate::monitor::{alloc_metrics_lines, Monitor};
+use crate::monitor::{Monitor, alloc_metrics_lines};
+use crate::output::say;
 use crate::{jobfile, resolve, views};
 
 #[derive(Debug, Subcommand)]
@@ -173,7 +174,7 @@ struct JobEnvelope<'a> {
 async fn run_job(args: RunArgs) -> CmdResult {
     let mut job = jobfile::load(&args.path, &args.vars, &args.var_files)?;
     if args.output {
-        println!("{}", format::json(&JobEnvelope { job: &job }));
+        say!("{}", format::json(&JobEnvelope { job: &job }))?;
         return Ok(Outcome::Success);
     }
     if job.namespace.is_empty() {
@@ -185,14 +186,17 @@ async fn run_job(args: RunArgs) -> CmdResult {
     let client = args.api.client()?;
     let resp = client.job_register(&job).await.doing("submitting job")?;
     if !resp.warnings.is_empty() {
-        println!("Job Warnings:\n{}\n", resp.warnings);
+        say!("Job Warnings:\n{}\n", resp.warnings)?;
     }
     if resp.eval_id.is_empty() {
-        println!("Job registration successful");
+        say!("Job registration successful")?;
         return Ok(Outcome::Success);
     }
     if args.detach {
-        println!("Job registration successful\nEvaluation ID: {}", resp.eval_id);
+        say!(
+            "Job registration successful\nEvaluation ID: {}",
+            resp.eval_id
+        )?;
         return Ok(Outcome::Success);
     }
     Monitor::new(&client, args.verbose).run(&resp.eval_id).await
@@ -206,7 +210,7 @@ async fn status(args: StatusArgs) -> CmdResult {
     let id = resolve::job_id(&client, prefix.trim()).await?;
     let detail = JobDetail::fetch(&client, &id, args.all_allocs).await?;
     if args.json {
-        println!("{}", format::json(&[detail.as_json()]));
+        say!("{}", format::json(&[detail.as_json()]))?;
         return Ok(Outcome::Success);
     }
     let options = DetailOptions {
@@ -214,17 +218,20 @@ async fn status(args: StatusArgs) -> CmdResult {
         short: args.short,
         evals: args.evals || args.verbose,
     };
-    println!("{}", detail.render(&options, format::now()));
+    say!("{}", detail.render(&options, format::now()))?;
     Ok(Outcome::Success)
 }
 
 /// Prints every job, as `job status` and `status` do without an ID.
 pub async fn list_jobs(client: &Client, json: bool) -> CmdResult {
-    let (jobs, _) = client.jobs(&QueryOptions::default()).await.doing("querying jobs")?;
+    let (jobs, _) = client
+        .jobs(&QueryOptions::default())
+        .await
+        .doing("querying jobs")?;
     if json {
-        println!("{}", format::json(&jobs));
+        say!("{}", format::json(&jobs))?;
     } else {
-        println!("{}", views::job_list(&jobs));
+        say!("{}", views::job_list(&jobs))?;
     }
     Ok(Outcome::Success)
 }
@@ -233,11 +240,15 @@ pub async fn list_jobs(client: &Client, json: bool) -> CmdResult {
 pub async fn show_job(client: &Client, id: &str, json: bool) -> CmdResult {
     let detail = JobDetail::fetch(client, id, false).await?;
     if json {
-        println!("{}", format::json(&[detail.as_json()]));
+        say!("{}", format::json(&[detail.as_json()]))?;
         return Ok(Outcome::Success);
     }
-    let options = DetailOptions { verbose: false, short: false, evals: false };
-    println!("{}", detail.render(&options, format::now()));
+    let options = DetailOptions {
+        verbose: false,
+        short: false,
+        evals: false,
+    };
+    say!("{}", detail.render(&options, format::now()))?;
     Ok(Outcome::Success)
 }
 
@@ -269,11 +280,21 @@ impl JobDetail {
     async fn fetch(client: &Client, id: &str, all_allocs: bool) -> Result<Self, CliError> {
         let q = QueryOptions::default();
         let (job, _) = client.job(id, &q).await.doing("querying job")?;
-        let (allocs, _) =
-            client.job_allocations(id, all_allocs, &q).await.doing("querying job allocations")?;
-        let (evals, _) = client.job_evaluations(id).await.doing("querying job evaluations")?;
+        let (allocs, _) = client
+            .job_allocations(id, all_allocs, &q)
+            .await
+            .doing("querying job allocations")?;
+        let (evals, _) = client
+            .job_evaluations(id)
+            .await
+            .doing("querying job evaluations")?;
         let summary = job_summary(client, &job, &allocs).await?;
-        Ok(JobDetail { job, summary, allocs, evals })
+        Ok(JobDetail {
+            job,
+            summary,
+            allocs,
+            evals,
+        })
     }
 
     fn as_json(&self) -> JobJson<'_> {
@@ -315,7 +336,12 @@ impl JobDetail {
             out.push_str(&failures);
         }
         out.push_str("\n\nAllocations\n");
-        out.push_str(&views::alloc_list(&self.allocs, options.verbose, id_len, now));
+        out.push_str(&views::alloc_list(
+            &self.allocs,
+            options.verbose,
+            id_len,
+            now,
+        ));
         out
     }
 }
@@ -327,9 +353,15 @@ async fn job_summary(
     allocs: &[AllocListStub],
 ) -> Result<JobSummary, CliError> {
     let path = format!("/v1/job/{}/summary", escape(&job.id));
-    match client.get::<JobSummary>(&path, &QueryOptions::default()).await {
+    match client
+        .get::<JobSummary>(&path, &QueryOptions::default())
+        .await
+    {
         Ok((summary, _)) => Ok(summary),
-        Err(ClientError::Status { status: 404 | 405 | 501, .. }) => Ok(JobSummary {
+        Err(ClientError::Status {
+            status: 404 | 405 | 501,
+            ..
+        }) => Ok(JobSummary {
             job_id: job.id.clone(),
             namespace: job.namespace.clone(),
             summary: views::summary_from_allocs(
@@ -362,12 +394,15 @@ fn placement_failures(evals: &[Evaluation]) -> Option<String> {
 async fn stop(args: StopArgs) -> CmdResult {
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
-    let resp = client.job_deregister(&id, args.purge).await.doing("deregistering job")?;
+    let resp = client
+        .job_deregister(&id, args.purge)
+        .await
+        .doing("deregistering job")?;
     if resp.eval_id.is_empty() {
         return Ok(Outcome::Success);
     }
     if args.detach {
-        println!("{}", resp.eval_id);
+        say!("{}", resp.eval_id)?;
         return Ok(Outcome::Success);
     }
     Monitor::new(&client, args.verbose).run(&resp.eval_id).await
@@ -377,15 +412,24 @@ async fn inspect(args: InspectArgs) -> CmdResult {
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
     let job = match args.version {
-        None => client.job(&id, &QueryOptions::default()).await.doing("inspecting job")?.0,
+        None => {
+            client
+                .job(&id, &QueryOptions::default())
+                .await
+                .doing("inspecting job")?
+                .0
+        }
         Some(version) => find_version(&client, &id, version).await?,
     };
-    println!("{}", format::json(&JobEnvelope { job: &job }));
+    say!("{}", format::json(&JobEnvelope { job: &job }))?;
     Ok(Outcome::Success)
 }
 
 async fn find_version(client: &Client, id: &str, version: u64) -> Result<Job, CliError> {
-    let (versions, _) = client.job_versions(id).await.doing("retrieving job versions")?;
+    let (versions, _) = client
+        .job_versions(id)
+        .await
+        .doing("retrieving job versions")?;
     versions
         .versions
         .into_iter()
@@ -401,10 +445,13 @@ async fn allocs(args: AllocsArgs) -> CmdResult {
         .await
         .doing("retrieving job allocations")?;
     if args.json {
-        println!("{}", format::json(&allocs));
+        say!("{}", format::json(&allocs))?;
     } else {
         let id_len = id_length(args.verbose);
-        println!("{}", views::alloc_list(&allocs, args.verbose, id_len, format::now()));
+        say!(
+            "{}",
+            views::alloc_list(&allocs, args.verbose, id_len, format::now())
+        )?;
     }
     Ok(Outcome::Success)
 }
@@ -412,21 +459,29 @@ async fn allocs(args: AllocsArgs) -> CmdResult {
 async fn history(args: HistoryArgs) -> CmdResult {
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
-    let (resp, _) = client.job_versions(&id).await.doing("retrieving job versions")?;
+    let (resp, _) = client
+        .job_versions(&id)
+        .await
+        .doing("retrieving job versions")?;
     let mut versions = resp.versions;
-    versions.sort_by(|a, b| b.version.cmp(&a.version));
+    versions.sort_by_key(|j| std::cmp::Reverse(j.version));
     if let Some(wanted) = args.version {
         versions.retain(|j| j.version == wanted);
         if versions.is_empty() {
-            return Err(CliError::Message(format!("Error: job {id:?} has no version {wanted}")));
+            return Err(CliError::Message(format!(
+                "Error: job {id:?} has no version {wanted}"
+            )));
         }
     }
     if args.json {
-        println!("{}", format::json(&versions));
+        say!("{}", format::json(&versions))?;
         return Ok(Outcome::Success);
     }
-    let blocks: Vec<String> = versions.iter().map(|job| history_block(job, args.full)).collect();
-    println!("{}", blocks.join("\n\n"));
+    let blocks: Vec<String> = versions
+        .iter()
+        .map(|job| history_block(job, args.full))
+        .collect();
+    say!("{}", blocks.join("\n\n"))?;
     Ok(Outcome::Success)
 }
 
@@ -460,7 +515,10 @@ mod tests {
                 node_pool: "default".into(),
                 status: "running".into(),
                 submit_time: 1_795_464_855_000_000_000,
-                task_groups: vec![TaskGroup { name: "cache".into(), ..Default::default() }],
+                task_groups: vec![TaskGroup {
+                    name: "cache".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             },
             summary: JobSummary::default(),
@@ -471,7 +529,14 @@ mod tests {
 
     #[test]
     fn short_status_is_the_key_value_block() {
-        let out = detail().render(&DetailOptions { verbose: false, short: true, evals: false }, 0);
+        let out = detail().render(
+            &DetailOptions {
+                verbose: false,
+                short: true,
+                evals: false,
+            },
+            0,
+        );
         assert!(out.starts_with("ID            = example\nName          = example\n"));
         assert!(out.contains("Submit Date   = 2026-11-23T20:14:15Z"));
         assert!(out.ends_with("Parameterized = false"));
@@ -479,7 +544,14 @@ mod tests {
 
     #[test]
     fn full_status_has_summary_and_allocations() {
-        let out = detail().render(&DetailOptions { verbose: false, short: false, evals: false }, 0);
+        let out = detail().render(
+            &DetailOptions {
+                verbose: false,
+                short: false,
+                evals: false,
+            },
+            0,
+        );
         assert!(out.contains("\n\nSummary\nTask Group  Queued"));
         assert!(out.ends_with("\n\nAllocations\nNo allocations placed"));
         assert!(!out.contains("Evaluations"));
@@ -492,13 +564,23 @@ mod tests {
             status: "complete".into(),
             create_index: 5,
             failed_tg_allocs: Some(
-                [("cache".to_string(), AllocMetric { nodes_evaluated: 0, ..Default::default() })]
-                    .into(),
+                [(
+                    "cache".to_string(),
+                    AllocMetric {
+                        nodes_evaluated: 0,
+                        ..Default::default()
+                    },
+                )]
+                .into(),
             ),
             ..Default::default()
         };
         assert_eq!(placement_failures(std::slice::from_ref(&failed)), None);
-        let blocked = Evaluation { id: "e2".into(), status: "blocked".into(), ..Default::default() };
+        let blocked = Evaluation {
+            id: "e2".into(),
+            status: "blocked".into(),
+            ..Default::default()
+        };
         assert_eq!(
             placement_failures(&[failed, blocked]).as_deref(),
             Some("Task Group \"cache\":\n  * No nodes were eligible for evaluation")
@@ -507,7 +589,14 @@ mod tests {
 
     #[test]
     fn history_blocks_list_version_and_stability() {
-        let job = Job { version: 2, stable: true, ..Default::default() };
-        assert_eq!(history_block(&job, false), "Version     = 2\nStable      = true\nSubmit Date = <none>");
+        let job = Job {
+            version: 2,
+            stable: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            history_block(&job, false),
+            "Version     = 2\nStable      = true\nSubmit Date = <none>"
+        );
     }
 }

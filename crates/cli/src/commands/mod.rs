@@ -13,10 +13,15 @@ use clap::{Args, Parser, Subcommand};
 use drover_api::{Client, ClientConfig};
 
 use crate::error::{CliError, CmdResult, Doing, Outcome};
+use crate::output::say;
 
 /// drover: run and watch workloads with Nomad's API and jobspecs.
 #[derive(Debug, Parser)]
-#[command(name = "drover", disable_version_flag = true, arg_required_else_help = true)]
+#[command(
+    name = "drover",
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -56,10 +61,20 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     /// Address of the agent's HTTP API.
-    #[arg(long, env = "NOMAD_ADDR", default_value = "http://127.0.0.1:4646", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "NOMAD_ADDR",
+        default_value = "http://127.0.0.1:4646",
+        value_name = "ADDR"
+    )]
     pub address: String,
     /// ACL token sent as X-Nomad-Token.
-    #[arg(long, env = "NOMAD_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "NOMAD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Namespace of the jobs and allocations acted on.
     #[arg(long, env = "NOMAD_NAMESPACE", value_name = "NAMESPACE")]
@@ -89,26 +104,22 @@ pub fn run(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Agent(args) => agent::run(&args),
         Command::Version => {
-            println!("drover v{}", drover_api::VERSION);
+            say!("drover v{}", drover_api::VERSION)?;
             Ok(Outcome::Success)
         }
-        command => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .doing("starting the async runtime")?;
-            runtime.block_on(run_api_command(command))
-        }
+        Command::Job { command } => block_on(job::run(command)),
+        Command::Alloc { command } => block_on(alloc::run(command)),
+        Command::Node { command } => block_on(node::run(command)),
+        Command::Server { command } => block_on(server::run(command)),
+        Command::Status(args) => block_on(status::run(args)),
     }
 }
 
-async fn run_api_command(command: Command) -> CmdResult {
-    match command {
-        Command::Job { command } => job::run(command).await,
-        Command::Alloc { command } => alloc::run(command).await,
-        Command::Node { command } => node::run(command).await,
-        Command::Server { command } => server::run(command).await,
-        Command::Status(args) => status::run(args).await,
-        Command::Agent(_) | Command::Version => Ok(Outcome::Success),
-    }
+/// Runs a command that talks to an agent on a single-threaded runtime.
+fn block_on(command: impl Future<Output = CmdResult>) -> CmdResult {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .doing("starting the async runtime")?
+        .block_on(command)
 }

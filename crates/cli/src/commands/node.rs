@@ -8,6 +8,7 @@ use drover_api::{AgentSelf, Allocation, Client, Node, NodeListStub, QueryOptions
 use super::ApiArgs;
 use crate::error::{CliError, CmdResult, Doing, Outcome};
 use crate::format::{self, id_length, kv, limit, list};
+use crate::output::say;
 use crate::resolve::{self, Match};
 use crate::views;
 
@@ -52,19 +53,27 @@ async fn status(args: StatusArgs) -> CmdResult {
         match resolve::nodes(&client, prefix).await? {
             Match::One(node) => node.id,
             Match::None => {
-                return Err(CliError::Message(format!("No node(s) with prefix {prefix:?} found")));
+                return Err(CliError::Message(format!(
+                    "No node(s) with prefix {prefix:?} found"
+                )));
             }
             Match::Many(nodes) => {
-                println!("Prefix matched multiple nodes\n\n{}", node_list(&nodes, args.verbose));
+                say!(
+                    "Prefix matched multiple nodes\n\n{}",
+                    node_list(&nodes, args.verbose)
+                )?;
                 return Ok(Outcome::Success);
             }
         }
     } else {
-        let (nodes, _) = client.nodes(&QueryOptions::default()).await.doing("querying node status")?;
+        let (nodes, _) = client
+            .nodes(&QueryOptions::default())
+            .await
+            .doing("querying node status")?;
         if args.json {
-            println!("{}", format::json(&nodes));
+            say!("{}", format::json(&nodes))?;
         } else if !nodes.is_empty() {
-            println!("{}", node_list(&nodes, args.verbose));
+            say!("{}", node_list(&nodes, args.verbose))?;
         }
         return Ok(Outcome::Success);
     };
@@ -88,10 +97,19 @@ async fn local_node_id(client: &Client) -> Result<String, CliError> {
 }
 
 /// Prints one node, as `node status <node>` and `status <node>` do.
-pub async fn show_node(client: &Client, id: &str, json: bool, short: bool, verbose: bool) -> CmdResult {
-    let (node, _) = client.node(id, &QueryOptions::default()).await.doing("querying node info")?;
+pub async fn show_node(
+    client: &Client,
+    id: &str,
+    json: bool,
+    short: bool,
+    verbose: bool,
+) -> CmdResult {
+    let (node, _) = client
+        .node(id, &QueryOptions::default())
+        .await
+        .doing("querying node info")?;
     if json {
-        println!("{}", format::json(&node));
+        say!("{}", format::json(&node))?;
         return Ok(Outcome::Success);
     }
     let path = format!("/v1/node/{}/allocations", escape(&node.id));
@@ -99,7 +117,10 @@ pub async fn show_node(client: &Client, id: &str, json: bool, short: bool, verbo
         .get::<Vec<Allocation>>(&path, &QueryOptions::default())
         .await
         .doing("querying node allocations")?;
-    println!("{}", render_node(&node, &allocs, short, verbose, format::now()));
+    say!(
+        "{}",
+        render_node(&node, &allocs, short, verbose, format::now())
+    )?;
     Ok(Outcome::Success)
 }
 
@@ -123,14 +144,24 @@ pub fn node_list(nodes: &[NodeListStub], verbose: bool) -> String {
         if verbose {
             row.extend([n.address.clone(), n.version.clone()]);
         }
-        row.extend([n.drain.to_string(), n.scheduling_eligibility.clone(), n.status.clone()]);
+        row.extend([
+            n.drain.to_string(),
+            n.scheduling_eligibility.clone(),
+            n.status.clone(),
+        ]);
         rows.push(row);
     }
     list(rows)
 }
 
 /// The text of `node status <node>`.
-pub fn render_node(node: &Node, allocs: &[Allocation], short: bool, verbose: bool, now: i64) -> String {
+pub fn render_node(
+    node: &Node,
+    allocs: &[Allocation],
+    short: bool,
+    verbose: bool,
+    now: i64,
+) -> String {
     let id_len = id_length(verbose);
     let mut drivers: Vec<&str> = node
         .drivers
@@ -161,8 +192,11 @@ pub fn render_node(node: &Node, allocs: &[Allocation], short: bool, verbose: boo
     let stubs: Vec<_> = allocs.iter().map(Allocation::stub).collect();
     out.push_str(&views::alloc_list(&stubs, verbose, id_len, now));
     if verbose {
-        let attrs: Vec<(&str, &str)> =
-            node.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let attrs: Vec<(&str, &str)> = node
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         out.push_str("\n\nAttributes\n");
         out.push_str(&kv(&attrs));
     }
@@ -171,9 +205,13 @@ pub fn render_node(node: &Node, allocs: &[Allocation], short: bool, verbose: boo
 
 fn node_events(node: &Node, verbose: bool) -> String {
     let limit_to = if verbose { usize::MAX } else { 10 };
-    let mut rows = vec![vec!["Time".to_string(), "Subsystem".into(), "Message".into()]];
+    let mut rows = vec![vec![
+        "Time".to_string(),
+        "Subsystem".into(),
+        "Message".into(),
+    ]];
     rows.extend(node.events.iter().rev().take(limit_to).map(|e| {
-        let time = drover_api::time::parse_rfc3339(&e.timestamp)
+        let time = format::parse_api_time(&e.timestamp)
             .map(format::unix_nano)
             .unwrap_or_else(|| e.timestamp.clone());
         vec![time, e.subsystem.clone(), e.message.clone()]
@@ -185,7 +223,9 @@ fn node_events(node: &Node, verbose: bool) -> String {
 fn allocated_resources(node: &Node, allocs: &[Allocation]) -> String {
     let (mut cpu, mut mem, mut disk) = (0i64, 0i64, 0i64);
     for alloc in allocs.iter().filter(|a| !a.terminal()) {
-        let Some(res) = &alloc.allocated_resources else { continue };
+        let Some(res) = &alloc.allocated_resources else {
+            continue;
+        };
         for task in res.tasks.values() {
             cpu += task.cpu.cpu_shares;
             mem += task.memory.memory_mb;
@@ -224,13 +264,36 @@ mod tests {
             scheduling_eligibility: "eligible".into(),
             status: "ready".into(),
             drivers: [
-                ("raw_exec".to_string(), DriverInfo { detected: true, healthy: true, ..Default::default() }),
-                ("docker".to_string(), DriverInfo { detected: false, ..Default::default() }),
-                ("exec".to_string(), DriverInfo { detected: true, healthy: true, ..Default::default() }),
+                (
+                    "raw_exec".to_string(),
+                    DriverInfo {
+                        detected: true,
+                        healthy: true,
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "docker".to_string(),
+                    DriverInfo {
+                        detected: false,
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "exec".to_string(),
+                    DriverInfo {
+                        detected: true,
+                        healthy: true,
+                        ..Default::default()
+                    },
+                ),
             ]
             .into(),
             node_resources: NodeResources {
-                cpu: NodeCpuResources { cpu_shares: 2494, total_cpu_cores: 2 },
+                cpu: NodeCpuResources {
+                    cpu_shares: 2494,
+                    total_cpu_cores: 2,
+                },
                 memory: NodeMemoryResources { memory_mb: 2048 },
                 ..Default::default()
             },
@@ -269,7 +332,11 @@ mod tests {
             allocated_resources: Some(res.clone()),
             ..Default::default()
         };
-        let dead = Allocation { client_status: "complete".into(), id: "a2".into(), ..live.clone() };
+        let dead = Allocation {
+            client_status: "complete".into(),
+            id: "a2".into(),
+            ..live.clone()
+        };
         let out = render_node(&node(), &[live, dead], false, false, 0);
         assert!(out.contains("Driver Status = exec,raw_exec\n"));
         assert!(out.contains("Node Events\nTime                  Subsystem  Message\n2026-11-23T20:14:15Z  Cluster    Node registered"));

@@ -6,6 +6,7 @@ use drover_api::{AgentMember, QueryOptions, ServerMembers};
 use super::ApiArgs;
 use crate::error::{CmdResult, Doing, Outcome};
 use crate::format::{self, list};
+use crate::output::say;
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
@@ -38,7 +39,7 @@ async fn members(args: MembersArgs) -> CmdResult {
         .await
         .doing("querying servers")?;
     if args.json {
-        println!("{}", format::json(&resp));
+        say!("{}", format::json(&resp))?;
         return Ok(Outcome::Success);
     }
     // The leader is informative only: a failure to read it leaves every row "false".
@@ -47,7 +48,7 @@ async fn members(args: MembersArgs) -> CmdResult {
         .await
         .map(|(addr, _)| addr)
         .unwrap_or_default();
-    println!("{}", member_table(&resp.members, &leader, args.verbose));
+    say!("{}", member_table(&resp.members, &leader, args.verbose))?;
     Ok(Outcome::Success)
 }
 
@@ -57,7 +58,17 @@ fn tag<'a>(member: &'a AgentMember, key: &str) -> &'a str {
 
 /// The `server members` table; `leader` is the leader's RPC address.
 pub fn member_table(members: &[AgentMember], leader: &str, verbose: bool) -> String {
-    let mut header = vec!["Name", "Address", "Port", "Status", "Leader", "Raft Version", "Build", "Datacenter", "Region"];
+    let mut header = vec![
+        "Name",
+        "Address",
+        "Port",
+        "Status",
+        "Leader",
+        "Raft Version",
+        "Build",
+        "Datacenter",
+        "Region",
+    ];
     if verbose {
         header.push("Tags");
     }

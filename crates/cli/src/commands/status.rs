@@ -2,9 +2,10 @@
 
 use clap::Args;
 
-use super::{alloc, job, node, ApiArgs};
+use super::{ApiArgs, alloc, job, node};
 use crate::error::{CliError, CmdResult, Outcome};
 use crate::format::{self, id_length};
+use crate::output::say;
 use crate::resolve::{self, Match};
 use crate::views;
 
@@ -31,7 +32,7 @@ pub async fn run(args: StatusArgs) -> CmdResult {
     match resolve::jobs(&client, query).await? {
         Match::One(found) => return job::show_job(&client, &found.id, args.json).await,
         Match::Many(jobs) => {
-            println!("Prefix matched multiple jobs\n\n{}", views::job_list(&jobs));
+            say!("Prefix matched multiple jobs\n\n{}", views::job_list(&jobs))?;
             return Ok(Outcome::Success);
         }
         Match::None => {}
@@ -40,8 +41,13 @@ pub async fn run(args: StatusArgs) -> CmdResult {
         match resolve::allocs(&client, query).await? {
             Match::One(found) => return alloc::show_alloc(&client, &found.id, args.json).await,
             Match::Many(allocs) => {
-                let table = views::alloc_list(&allocs, args.verbose, id_length(args.verbose), format::now());
-                println!("Prefix matched multiple allocations\n\n{table}");
+                let table = views::alloc_list(
+                    &allocs,
+                    args.verbose,
+                    id_length(args.verbose),
+                    format::now(),
+                );
+                say!("Prefix matched multiple allocations\n\n{table}")?;
                 return Ok(Outcome::Success);
             }
             Match::None => {}
@@ -51,11 +57,16 @@ pub async fn run(args: StatusArgs) -> CmdResult {
                 return node::show_node(&client, &found.id, args.json, false, args.verbose).await;
             }
             Match::Many(nodes) => {
-                println!("Prefix matched multiple nodes\n\n{}", node::node_list(&nodes, args.verbose));
+                say!(
+                    "Prefix matched multiple nodes\n\n{}",
+                    node::node_list(&nodes, args.verbose)
+                )?;
                 return Ok(Outcome::Success);
             }
             Match::None => {}
         }
     }
-    Err(CliError::Message(format!("No matches returned for query {query:?}")))
+    Err(CliError::Message(format!(
+        "No matches returned for query {query:?}"
+    )))
 }

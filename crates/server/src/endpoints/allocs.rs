@@ -59,9 +59,7 @@ impl Server {
             .log
             .apply(Command::AllocClientUpdate { updates, evals: evals.clone(), now })
             .await?;
-        for eval in evals {
-            self.broker.enqueue(eval);
-        }
+        self.track(evals).await;
         if freed {
             self.broker.unblock_all();
         }
@@ -88,7 +86,7 @@ impl Server {
                 now,
             })
             .await?;
-        self.broker.enqueue(eval.clone());
+        self.track([eval.clone()]).await;
         Ok(AllocStopResponse { eval_id: eval.id, index })
     }
 }

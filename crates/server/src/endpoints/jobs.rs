@@ -61,11 +61,11 @@ impl Server {
             trigger::JOB_REGISTER,
             now,
         );
-        self.broker.forget_blocked(&job.namespace, &job.id);
+        self.cancel_blocked(&job.namespace, &job.id).await;
         let (namespace, id) = (job.namespace.clone(), job.id.clone());
         let index =
             self.log.apply(Command::JobRegister { job, eval: Some(eval.clone()), now }).await?;
-        self.broker.enqueue(eval.clone());
+        self.track([eval.clone()]).await;
         let job_modify_index = self
             .state()
             .snapshot()
@@ -97,7 +97,7 @@ impl Server {
         let now = drover_api::time::now_unix_nano();
         let eval =
             new_eval(namespace, job_id, job.priority, &job.r#type, trigger::JOB_DEREGISTER, now);
-        self.broker.forget_blocked(namespace, job_id);
+        self.cancel_blocked(namespace, job_id).await;
         // A purged job's allocations stay until its evaluation has stopped them on their
         // clients; only the job and its versions go now.
         let index = self
@@ -110,7 +110,7 @@ impl Server {
                 now,
             })
             .await?;
-        self.broker.enqueue(eval.clone());
+        self.track([eval.clone()]).await;
         Ok(JobDeregisterResponse {
             eval_id: eval.id,
             eval_create_index: index,

@@ -1,0 +1,522 @@
+//! Black-box tests: the built `drover` binary as agent and CLI, real processes, real sockets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use drover_api::*;
+use drover_testkit::{Agent, cli, eventually};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_drover"))
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+async fn allocs_of(client: &Client, job: &str) -> Vec<AllocListStub> {
+    client
+        .job_allocations(job, true, &Default::default())
+        .await
+        .map(|(a, _)| a)
+        .unwrap_or_default()
+}
+
+async fn log_of(agent: &Agent, alloc: &str, task: &str, kind: &str) -> String {
+    let (code, out, err) = cli(
+        &bin(),
+        &agent.addr(),
+        &[
+            "alloc",
+            "logs",
+            if kind == "stderr" {
+                "-stderr"
+            } else {
+                "-stdout"
+            },
+            alloc,
+            task,
+        ],
+    );
+    if code != 0 {
+        return format!("<error {code}: {err}>");
+    }
+    out
+}
+
+fn shell_job(id: &str, kind: &str, script: &str) -> Job {
+    Job {
+        id: id.into(),
+        r#type: kind.into(),
+        task_groups: vec![TaskGroup {
+            name: "g".into(),
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                config: BTreeMap::from([
+                    ("command".to_string(), serde_json::json!("/bin/sh")),
+                    ("args".to_string(), serde_json::json!(["-c", script])),
+                ]),
+                resources: Some(Resources {
+                    cpu: Some(50),
+                    memory_mb: Some(32),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_batch_job_completes_and_logs_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let (code, out, err) = cli(
+        &bin(),
+        &agent.addr(),
+        &["job", "run", &example("hello.nomad.hcl")],
+    );
+    assert_eq!(code, 0, "job run failed: {out}\n{err}\n{}", agent.log());
+    assert!(out.contains("Monitoring evaluation"), "{out}");
+    let client = agent.client();
+    let alloc = eventually(Duration::from_secs(30), || async {
+        allocs_of(&client, "hello")
+            .await
+            .into_iter()
+            .find(|a| a.client_status == "complete")
+    })
+    .await;
+    let log = log_of(&agent, &alloc.id, "say", "stdout").await;
+    assert!(
+        log.contains(&format!("hello from hello.greet[0] ({})", alloc.id)),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("NOMAD_ALLOC_ID={}", alloc.id)),
+        "{log}"
+    );
+    assert!(log.contains("NOMAD_JOB_NAME=hello"), "{log}");
+    assert!(log.contains("NOMAD_TASK_NAME=say"), "{log}");
+    let (code, out, _) = cli(&bin(), &agent.addr(), &["job", "status", "hello"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("dead"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_with_dynamic_port_listens_on_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let (code, out, err) = cli(
+        &bin(),
+        &agent.addr(),
+        &["job", "run", &example("web.nomad.hcl")],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let client = agent.client();
+    let alloc = eventually(Duration::from_secs(30), || async {
+        allocs_of(&client, "web")
+            .await
+            .into_iter()
+            .find(|a| a.client_status == "running")
+    })
+    .await;
+    let (full, _) = client
+        .allocation(&alloc.id, &Default::default())
+        .await
+        .unwrap();
+    let port = full
+        .allocated_resources
+        .as_ref()
+        .and_then(|r| r.shared.ports.iter().find(|p| p.label == "http"))
+        .map(|p| p.value)
+        .expect("http port allocated");
+    assert!((20000..=32000).contains(&port), "dynamic port {port}");
+    let body = eventually(Duration::from_secs(20), || async {
+        let resp = reqwest::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .ok()?;
+        resp.status().is_success().then_some(())?;
+        resp.text().await.ok()
+    })
+    .await;
+    assert!(body.contains("Directory listing"), "{body}");
+    let (code, _, _) = cli(&bin(), &agent.addr(), &["job", "stop", "web"]);
+    assert_eq!(code, 0);
+    eventually(Duration::from_secs(20), || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashing_task_restarts_then_fails_and_is_rescheduled() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let mut job = shell_job("crash", "batch", "echo boom; exit 3");
+    let group = &mut job.task_groups[0];
+    group.restart_policy = Some(RestartPolicy {
+        attempts: Some(1),
+        interval: Some(duration::MINUTE),
+        delay: Some(100_000_000),
+        mode: Some("fail".into()),
+    });
+    group.reschedule_policy = Some(ReschedulePolicy {
+        attempts: Some(1),
+        interval: Some(duration::HOUR),
+        delay: Some(200_000_000),
+        delay_function: Some("constant".into()),
+        unlimited: Some(false),
+        ..Default::default()
+    });
+    let client = agent.client();
+    client.job_register(&job).await.unwrap();
+    let allocs = eventually(Duration::from_secs(40), || async {
+        let allocs = allocs_of(&client, "crash").await;
+        (allocs.len() == 2 && allocs.iter().all(|a| a.client_status == "failed")).then_some(allocs)
+    })
+    .await;
+    let first = allocs
+        .iter()
+        .find(|a| a.previous_allocation.is_empty())
+        .expect("original alloc");
+    let second = allocs
+        .iter()
+        .find(|a| a.previous_allocation == first.id)
+        .expect("replacement alloc");
+    let state = &first.task_states["t"];
+    assert_eq!(state.restarts, 1, "restarted once per policy: {state:?}");
+    assert!(state.failed);
+    assert!(
+        state.events.iter().any(|e| e.r#type == "Restarting"),
+        "{:?}",
+        state.events
+    );
+    assert!(
+        state
+            .events
+            .iter()
+            .any(|e| e.r#type == "Terminated" && e.exit_code == 3)
+    );
+    assert_eq!(
+        second.reschedule_tracker.as_ref().map(|t| t.events.len()),
+        Some(1)
+    );
+    // Attempts are exhausted: no third allocation appears.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(allocs_of(&client, "crash").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_stop_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "sleep 300 & echo $! > {p}.child; echo $$ > {p}.parent; wait",
+        p = pids.display()
+    );
+    let client = agent.client();
+    client
+        .job_register(&shell_job("group", "service", &script))
+        .await
+        .unwrap();
+    let read = |suffix: &str| {
+        std::fs::read_to_string(format!("{}.{suffix}", pids.display()))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+    };
+    let (parent, child) = eventually(Duration::from_secs(30), || async {
+        Some((read("parent")?, read("child")?))
+    })
+    .await;
+    assert!(pid_alive(parent) && pid_alive(child));
+    let (code, out, err) = cli(&bin(), &agent.addr(), &["job", "stop", "group"]);
+    assert_eq!(code, 0, "{out}{err}");
+    eventually(Duration::from_secs(20), || async {
+        (!pid_alive(parent) && !pid_alive(child)).then_some(())
+    })
+    .await;
+    let alloc = eventually(Duration::from_secs(20), || async {
+        allocs_of(&client, "group")
+            .await
+            .into_iter()
+            .find(|a| a.client_status == "complete")
+    })
+    .await;
+    let events = &alloc.task_states["t"].events;
+    assert!(events.iter().any(|e| e.r#type == "Killing"), "{events:?}");
+    assert!(events.iter().any(|e| e.r#type == "Killed"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_restart_keeps_tasks_running_and_tracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let pidfile = dir.path().join("task.pid");
+    let script = format!("echo $$ > {}; exec sleep 300", pidfile.display());
+    let client = agent.client();
+    client
+        .job_register(&shell_job("survivor", "service", &script))
+        .await
+        .unwrap();
+    let alloc = eventually(Duration::from_secs(30), || async {
+        allocs_of(&client, "survivor")
+            .await
+            .into_iter()
+            .find(|a| a.client_status == "running")
+    })
+    .await;
+    let pid: i32 = eventually(Duration::from_secs(10), || async {
+        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    })
+    .await;
+    agent.restart();
+    agent.wait_ready().await;
+    assert!(
+        pid_alive(pid),
+        "task was killed by the restart\n{}",
+        agent.log()
+    );
+    // Still one allocation, still running, still the same process.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let allocs = allocs_of(&client, "survivor").await;
+    assert_eq!(allocs.len(), 1, "{allocs:?}");
+    assert_eq!(allocs[0].id, alloc.id);
+    assert_eq!(allocs[0].client_status, "running");
+    let running = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .is_ok_and(|c| c == "sleep\u{0}300\u{0}")
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("environ"))
+                .is_ok_and(|env| env.contains(&alloc.id))
+        })
+        .count();
+    assert_eq!(running, 1, "the task must not be started twice");
+    // And the re-attached task is still controlled: stopping the job kills it.
+    let (code, _, _) = cli(&bin(), &agent.addr(), &["job", "stop", "survivor"]);
+    assert_eq!(code, 0);
+    eventually(Duration::from_secs(20), || async {
+        (!pid_alive(pid)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_clear_errors_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let bad = dir.path().join("bad.nomad.hcl");
+    std::fs::write(&bad, "job \"x\" {\n  group \"g\" {\n    cont = 1\n    task \"t\" { driver = \"raw_exec\" }\n  }\n}\n").unwrap();
+    let (code, out, err) = cli(
+        &bin(),
+        &agent.addr(),
+        &["job", "run", &bad.display().to_string()],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("bad.nomad.hcl:3:"),
+        "error must name file:line:col: {err}"
+    );
+    assert!(err.contains("cont"), "{err}");
+
+    let http = reqwest::Client::new();
+    let resp = http
+        .put(format!("{}/v1/jobs", agent.addr()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("decode"));
+    let resp = http
+        .put(format!("{}/v1/jobs", agent.addr()))
+        .json(&serde_json::json!({"Job": {"ID": "x", "Type": "system", "TaskGroups": []}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("missing task group") && body.contains("system"),
+        "{body}"
+    );
+    let resp = http
+        .get(format!("{}/v1/job/nope", agent.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let (jobs, _) = agent.client().jobs(&Default::default()).await.unwrap();
+    assert!(jobs.is_empty(), "nothing may be stored: {jobs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allocations_of_a_killed_node_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let config = server_dir.join("agent.hcl");
+    std::fs::write(
+        &config,
+        "server {\n  enabled = true\n  heartbeat_grace = \"1s\"\n  min_heartbeat_ttl = \"1s\"\n}\n",
+    )
+    .unwrap();
+    let server = Agent::with_args(
+        &bin(),
+        &server_dir,
+        server_dir.join("data"),
+        &[
+            "-dev",
+            "-config",
+            &config.display().to_string(),
+            "-data-dir",
+            &server_dir.join("data").display().to_string(),
+        ],
+    );
+    server.wait_ready().await;
+    let second_dir = dir.path().join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let plugin = second_dir.join("client.hcl");
+    std::fs::write(
+        &plugin,
+        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
+    )
+    .unwrap();
+    let mut second = Agent::with_args(
+        &bin(),
+        &second_dir,
+        second_dir.join("data"),
+        &[
+            "-client",
+            "-servers",
+            &server.addr(),
+            "-node",
+            "second",
+            "-bind",
+            "127.0.0.1",
+            "-config",
+            &plugin.display().to_string(),
+            "-data-dir",
+            &second_dir.join("data").display().to_string(),
+        ],
+    );
+    let client = server.client();
+    eventually(Duration::from_secs(30), || async {
+        let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
+        (nodes.iter().filter(|n| n.status == "ready").count() == 2).then_some(())
+    })
+    .await;
+    let mut job = shell_job("spread", "service", "exec sleep 300");
+    job.task_groups[0].count = Some(2);
+    job.task_groups[0].constraints = vec![Constraint {
+        operand: "distinct_hosts".into(),
+        r_target: "true".into(),
+        ..Default::default()
+    }];
+    client.job_register(&job).await.unwrap();
+    let allocs = eventually(Duration::from_secs(30), || async {
+        let allocs = allocs_of(&client, "spread").await;
+        (allocs
+            .iter()
+            .filter(|a| a.client_status == "running")
+            .count()
+            == 2)
+            .then_some(allocs)
+    })
+    .await;
+    let (nodes, _) = client.nodes(&Default::default()).await.unwrap();
+    let second_node = nodes
+        .iter()
+        .find(|n| n.name == "second")
+        .unwrap()
+        .id
+        .clone();
+    let on_second = allocs
+        .iter()
+        .find(|a| a.node_id == second_node)
+        .unwrap()
+        .id
+        .clone();
+    second.kill();
+    let lost = eventually(Duration::from_secs(30), || async {
+        let (alloc, _) = client
+            .allocation(&on_second, &Default::default())
+            .await
+            .ok()?;
+        (alloc.client_status == "lost").then_some(alloc)
+    })
+    .await;
+    assert_eq!(lost.desired_status, "stop");
+    let (node, _) = client
+        .node(&second_node, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(node.status, "down");
+    // distinct_hosts keeps the replacement off the surviving node: it waits (blocked) until a
+    // new node joins, then lands there.
+    let third_dir = dir.path().join("third");
+    std::fs::create_dir_all(&third_dir).unwrap();
+    let _third = Agent::with_args(
+        &bin(),
+        &third_dir,
+        third_dir.join("data"),
+        &[
+            "-client",
+            "-servers",
+            &server.addr(),
+            "-node",
+            "third",
+            "-bind",
+            "127.0.0.1",
+            "-config",
+            &plugin.display().to_string(),
+            "-data-dir",
+            &third_dir.join("data").display().to_string(),
+        ],
+    );
+    let replacement = eventually(Duration::from_secs(40), || async {
+        allocs_of(&client, "spread")
+            .await
+            .into_iter()
+            .find(|a| a.previous_allocation == on_second && a.client_status == "running")
+    })
+    .await;
+    let (nodes, _) = client.nodes(&Default::default()).await.unwrap();
+    let third_node = nodes.iter().find(|n| n.name == "third").unwrap();
+    assert_eq!(replacement.node_id, third_node.id);
+    assert_eq!(replacement.name, lost.name);
+}
