@@ -22,7 +22,11 @@ impl LocalClient {
     }
 
     fn with<T>(&self, f: impl FnOnce(&ClientHandle) -> T) -> Option<T> {
-        self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(f)
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(f)
     }
 }
 
@@ -44,7 +48,11 @@ impl ClientFs for LocalClient {
         self.with(|h| h.alloc_dir(alloc_id)).flatten()
     }
 
-    fn ls(&self, alloc_dir: &Path, path: &str) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError> {
+    fn ls(
+        &self,
+        alloc_dir: &Path,
+        path: &str,
+    ) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError> {
         drover_client::fs::ls(alloc_dir, path).map_err(api_error)
     }
 
@@ -53,7 +61,11 @@ impl ClientFs for LocalClient {
         alloc_dir: PathBuf,
         path: String,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send>> {
-        Box::pin(async move { drover_client::fs::cat(&alloc_dir, &path).await.map_err(api_error) })
+        Box::pin(async move {
+            drover_client::fs::cat(&alloc_dir, &path)
+                .await
+                .map_err(api_error)
+        })
     }
 
     fn logs(
@@ -74,8 +86,10 @@ impl ClientFs for LocalClient {
             LogOrigin::End => Origin::End,
         };
         Box::pin(
-            drover_client::fs::logs(&alloc_dir, &task, kind, origin, offset, follow)
-                .map(|r| r.map(|c| (c.file, c.offset, c.data)).map_err(|e| e.to_string())),
+            drover_client::fs::logs(&alloc_dir, &task, kind, origin, offset, follow).map(|r| {
+                r.map(|c| (c.file, c.offset, c.data))
+                    .map_err(|e| e.to_string())
+            }),
         )
     }
 }

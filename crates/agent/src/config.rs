@@ -128,12 +128,22 @@ fn dev_defaults() -> FileConfig {
     FileConfig {
         bind_addr: Some("127.0.0.1".into()),
         log_level: Some("DEBUG".into()),
-        server: Some(ServerBlock { enabled: Some(true), bootstrap_expect: Some(1), ..Default::default() }),
-        client: Some(ClientBlock { enabled: Some(true), ..Default::default() }),
+        server: Some(ServerBlock {
+            enabled: Some(true),
+            bootstrap_expect: Some(1),
+            ..Default::default()
+        }),
+        client: Some(ClientBlock {
+            enabled: Some(true),
+            ..Default::default()
+        }),
         plugin: Some(BTreeMap::from([(
             "raw_exec".to_string(),
             PluginBlock {
-                config: Some(BTreeMap::from([("enabled".to_string(), serde_json::Value::Bool(true))])),
+                config: Some(BTreeMap::from([(
+                    "enabled".to_string(),
+                    serde_json::Value::Bool(true),
+                )])),
             },
         )])),
         ..Default::default()
@@ -149,11 +159,17 @@ fn from_flags(flags: &AgentFlags) -> FileConfig {
         region: flags.region.clone(),
         log_level: flags.log_level.clone(),
         log_json: flags.log_json.then_some(true),
-        ports: flags.http_port.map(|p| Ports { http: Some(p), ..Default::default() }),
+        ports: flags.http_port.map(|p| Ports {
+            http: Some(p),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     if flags.server {
-        c.server = Some(ServerBlock { enabled: Some(true), ..Default::default() });
+        c.server = Some(ServerBlock {
+            enabled: Some(true),
+            ..Default::default()
+        });
     }
     if flags.client || !flags.servers.is_empty() {
         c.client = Some(ClientBlock {
@@ -163,7 +179,9 @@ fn from_flags(flags: &AgentFlags) -> FileConfig {
         });
     }
     if flags.acl_enabled {
-        c.acl = Some(AclBlock { enabled: Some(true) });
+        c.acl = Some(AclBlock {
+            enabled: Some(true),
+        });
     }
     c
 }
@@ -172,7 +190,9 @@ fn from_flags(flags: &AgentFlags) -> FileConfig {
 fn load_path(path: &Path) -> Result<FileConfig, AgentError> {
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| AgentError::Config(format!("reading config directory {}: {e}", path.display())))?
+            .map_err(|e| {
+                AgentError::Config(format!("reading config directory {}: {e}", path.display()))
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "hcl" || x == "json"))
             .collect();
@@ -190,23 +210,42 @@ fn load_path(path: &Path) -> Result<FileConfig, AgentError> {
 
 /// Parses one configuration file (HCL, of which JSON is a subset).
 pub fn parse(src: &str, filename: &str) -> Result<FileConfig, AgentError> {
-    hcl::from_str::<FileConfig>(src).map_err(|e| AgentError::Config(locate(src, filename, &e.to_string())))
+    hcl::from_str::<FileConfig>(src)
+        .map_err(|e| AgentError::Config(locate(src, filename, &e.to_string())))
 }
 
 /// Turns a decode error into `file:line: message`, finding the offending key's line.
 fn locate(src: &str, filename: &str, message: &str) -> String {
     let message = message.replace('`', "\"");
-    if let Some(key) = message.split("unknown field \"").nth(1).and_then(|r| r.split('"').next()) {
+    if let Some(key) = message
+        .split("unknown field \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    {
         for (n, line) in src.lines().enumerate() {
             let t = line.trim_start();
-            if t.starts_with(key) && t[key.len()..].trim_start().starts_with(['=', '{', '"', ' ']) {
-                let expected = message.split(", expected").nth(1).map(|e| format!(" (expected{e})")).unwrap_or_default();
-                return format!("{filename}:{}: unknown configuration key \"{key}\"{expected}", n + 1);
+            if t.starts_with(key)
+                && t[key.len()..]
+                    .trim_start()
+                    .starts_with(['=', '{', '"', ' '])
+            {
+                let expected = message
+                    .split(", expected")
+                    .nth(1)
+                    .map(|e| format!(" (expected{e})"))
+                    .unwrap_or_default();
+                return format!(
+                    "{filename}:{}: unknown configuration key \"{key}\"{expected}",
+                    n + 1
+                );
             }
         }
     }
     if let Some(pos) = message.find("line ") {
-        let line: String = message[pos + 5..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        let line: String = message[pos + 5..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         if !line.is_empty() {
             return format!("{filename}:{line}: {message}");
         }
@@ -256,7 +295,9 @@ fn merge(base: FileConfig, over: FileConfig) -> FileConfig {
             min_dynamic_port: o.min_dynamic_port.or(b.min_dynamic_port),
             max_dynamic_port: o.max_dynamic_port.or(b.max_dynamic_port),
         }),
-        acl: merge_opt(base.acl, over.acl, |b, o| AclBlock { enabled: o.enabled.or(b.enabled) }),
+        acl: merge_opt(base.acl, over.acl, |b, o| AclBlock {
+            enabled: o.enabled.or(b.enabled),
+        }),
         plugin: match (base.plugin, over.plugin) {
             (Some(mut b), Some(o)) => {
                 b.extend(o);
@@ -274,13 +315,20 @@ fn merge_opt<T>(base: Option<T>, over: Option<T>, f: impl FnOnce(T, T) -> T) -> 
     }
 }
 
-fn duration(value: Option<String>, default_secs: u64, key: &str) -> Result<std::time::Duration, AgentError> {
+fn duration(
+    value: Option<String>,
+    default_secs: u64,
+    key: &str,
+) -> Result<std::time::Duration, AgentError> {
     match value {
         None => Ok(std::time::Duration::from_secs(default_secs)),
         Some(v) => {
-            let ns = drover_api::duration::parse(&v).map_err(|e| AgentError::Config(format!("{key}: {e}")))?;
+            let ns = drover_api::duration::parse(&v)
+                .map_err(|e| AgentError::Config(format!("{key}: {e}")))?;
             if ns <= 0 {
-                return Err(AgentError::Config(format!("{key} must be positive, got {v:?}")));
+                return Err(AgentError::Config(format!(
+                    "{key} must be positive, got {v:?}"
+                )));
             }
             Ok(std::time::Duration::from_nanos(ns as u64))
         }
@@ -304,7 +352,9 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
         ));
     }
     if !dev && c.data_dir.is_none() {
-        return Err(AgentError::Config("Must specify data directory (data_dir or -data-dir)".into()));
+        return Err(AgentError::Config(
+            "Must specify data directory (data_dir or -data-dir)".into(),
+        ));
     }
     let raw_exec_enabled = c
         .plugin
@@ -334,7 +384,9 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
         advertise_http: c.advertise.and_then(|a| a.http),
         name: c.name.unwrap_or_else(hostname),
         datacenter: c.datacenter.unwrap_or_else(|| "dc1".into()),
-        region: c.region.unwrap_or_else(|| drover_api::DEFAULT_REGION.into()),
+        region: c
+            .region
+            .unwrap_or_else(|| drover_api::DEFAULT_REGION.into()),
         log_level,
         log_json: c.log_json.unwrap_or(false),
         server_enabled,
@@ -381,10 +433,13 @@ mod tests {
             "agent.hcl",
         )
         .unwrap();
-        let merged = merge(merge(dev_defaults(), file), from_flags(&AgentFlags {
-            node: Some("beta".into()),
-            ..Default::default()
-        }));
+        let merged = merge(
+            merge(dev_defaults(), file),
+            from_flags(&AgentFlags {
+                node: Some("beta".into()),
+                ..Default::default()
+            }),
+        );
         let c = finish(merged, true).unwrap();
         assert_eq!(c.name, "beta");
         assert_eq!(c.http_port, 5656);
@@ -396,7 +451,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_file_and_line() {
-        let err = parse("name = \"a\"\nserver {\n  enabled = true\n  bogus = 1\n}\n", "agent.hcl").unwrap_err();
+        let err = parse(
+            "name = \"a\"\nserver {\n  enabled = true\n  bogus = 1\n}\n",
+            "agent.hcl",
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("agent.hcl:4:"), "{msg}");
         assert!(msg.contains("bogus"), "{msg}");
@@ -406,7 +465,10 @@ mod tests {
     fn an_agent_needs_a_role_and_a_data_dir() {
         assert!(finish(FileConfig::default(), false).is_err());
         let server_only = FileConfig {
-            server: Some(ServerBlock { enabled: Some(true), ..Default::default() }),
+            server: Some(ServerBlock {
+                enabled: Some(true),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let err = finish(server_only, false).unwrap_err().to_string();

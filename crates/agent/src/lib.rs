@@ -52,4 +52,3 @@ pub enum AgentError {
     #[error("{0}")]
     Startup(String),
 }
-

@@ -29,8 +29,14 @@ fn init_logging(config: &Config) {
             "warn,drover={level},drover_agent={level},drover_server={level},drover_client={level},drover_http={level},drover_drivers={level}"
         ))
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.log_json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// A data dir the agent made itself (`-dev` without `-data-dir`), removed on exit.
@@ -50,8 +56,9 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             (dir.clone(), Some(TempDataDir(dir)))
         }
     };
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| AgentError::Startup(format!("creating data dir {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        AgentError::Startup(format!("creating data dir {}: {e}", data_dir.display()))
+    })?;
 
     let bind: SocketAddr = format!("{}:{}", config.bind_addr, config.http_port)
         .parse()
@@ -59,9 +66,15 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| AgentError::Startup(format!("binding the HTTP API to {bind}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| AgentError::Startup(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| AgentError::Startup(e.to_string()))?;
     let advertise = config.advertise_http.clone().unwrap_or_else(|| {
-        let ip = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+        let ip = if local.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            local.ip().to_string()
+        };
         format!("{ip}:{}", local.port())
     });
 
@@ -76,7 +89,11 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         if let Some(n) = config.num_schedulers {
             sc.num_schedulers = n;
         }
-        Some(Server::start(sc).await.map_err(|e| AgentError::Startup(e.to_string()))?)
+        Some(
+            Server::start(sc)
+                .await
+                .map_err(|e| AgentError::Startup(e.to_string()))?,
+        )
     } else {
         None
     };
@@ -97,21 +114,29 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         http_addr: advertise.clone(),
         config: agent_self_config(&config, &data_dir),
     };
-    let client_fs: Option<Arc<dyn drover_http::ClientFs>> = config
-        .client_enabled
-        .then(|| Arc::new(crate::client_fs::LocalClient::new(client_slot.clone())) as Arc<dyn drover_http::ClientFs>);
+    let client_fs: Option<Arc<dyn drover_http::ClientFs>> = config.client_enabled.then(|| {
+        Arc::new(crate::client_fs::LocalClient::new(client_slot.clone()))
+            as Arc<dyn drover_http::ClientFs>
+    });
     let upstream = (!config.server_enabled).then(|| Upstream {
         http: reqwest::Client::new(),
         servers: servers.clone(),
     });
-    let app = drover_http::router(AppState { server: server.clone(), client: client_fs, agent: Arc::new(info), upstream });
+    let app = drover_http::router(AppState {
+        server: server.clone(),
+        client: client_fs,
+        agent: Arc::new(info),
+        upstream,
+    });
     let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
     let mut http_stopped_rx = http_stopped.clone();
     let http = tokio::spawn(async move {
         let shutdown = async move {
             let _ = http_stopped_rx.wait_for(|v| *v).await;
         };
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     });
     drop(http_stopped);
     tracing::info!(addr = %local, server = config.server_enabled, client = config.client_enabled, "agent started");
@@ -127,12 +152,17 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             node_pool: config.node_pool.clone(),
             meta: config.meta.clone(),
             http_addr: advertise.clone(),
-            network_ip: advertise.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
+            network_ip: advertise
+                .rsplit_once(':')
+                .map(|(ip, _)| ip.to_string())
+                .unwrap_or_default(),
             min_dynamic_port: config.min_dynamic_port,
             max_dynamic_port: config.max_dynamic_port,
             raw_exec_enabled: config.raw_exec_enabled,
         };
-        let handle = drover_client::start(cc).await.map_err(|e| AgentError::Startup(e.to_string()))?;
+        let handle = drover_client::start(cc)
+            .await
+            .map_err(|e| AgentError::Startup(e.to_string()))?;
         *client_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
 
@@ -145,7 +175,10 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     // Open blocking queries would hold a graceful shutdown for minutes: give requests in
     // flight a moment, then drop the router (which also releases its client handle).
     let mut http = http;
-    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut http).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut http)
+        .await
+        .is_err()
+    {
         http.abort();
         let _ = http.await;
     }
@@ -196,7 +229,10 @@ fn agent_self_config(config: &Config, data_dir: &std::path::Path) -> serde_json:
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -298,7 +298,11 @@ impl Allocation {
             node_id: self.node_id.clone(),
             node_name: self.node_name.clone(),
             job_id: self.job_id.clone(),
-            job_type: self.job.as_ref().map(|j| j.r#type.clone()).unwrap_or_default(),
+            job_type: self
+                .job
+                .as_ref()
+                .map(|j| j.r#type.clone())
+                .unwrap_or_default(),
             job_version: self.job.as_ref().map(|j| j.version).unwrap_or_default(),
             task_group: self.task_group.clone(),
             allocated_resources: self.allocated_resources.clone(),

@@ -78,7 +78,11 @@ pub struct QueryOptions {
 impl QueryOptions {
     /// A blocking query that returns once the index passes `index`, or after `wait`.
     pub fn blocking(index: u64, wait: Duration) -> Self {
-        QueryOptions { index, wait: Some(wait), ..Default::default() }
+        QueryOptions {
+            index,
+            wait: Some(wait),
+            ..Default::default()
+        }
     }
 
     /// Adds a query parameter.
@@ -126,7 +130,9 @@ impl Client {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut req = self.http.request(method, format!("{}{}", self.config.address, path));
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.config.address, path));
         if let Some(token) = &self.config.token {
             req = req.header(TOKEN_HEADER, token);
         }
@@ -153,7 +159,10 @@ impl Client {
             return Ok(resp);
         }
         let body = resp.text().await.unwrap_or_default();
-        Err(Error::Status { status: status.as_u16(), body: body.trim().to_string() })
+        Err(Error::Status {
+            status: status.as_u16(),
+            body: body.trim().to_string(),
+        })
     }
 
     /// A read, honouring blocking-query options; returns the body and the index headers.
@@ -194,7 +203,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        self.write(reqwest::Method::PUT, path, Some(body), &[]).await
+        self.write(reqwest::Method::PUT, path, Some(body), &[])
+            .await
     }
 
     /// A write with a JSON body (`POST`).
@@ -203,7 +213,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        self.write(reqwest::Method::POST, path, Some(body), &[]).await
+        self.write(reqwest::Method::POST, path, Some(body), &[])
+            .await
     }
 
     /// A `DELETE` with query parameters.
@@ -212,7 +223,8 @@ impl Client {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<T, Error> {
-        self.write::<(), T>(reqwest::Method::DELETE, path, None, params).await
+        self.write::<(), T>(reqwest::Method::DELETE, path, None, params)
+            .await
     }
 
     async fn write<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -245,13 +257,21 @@ impl Client {
     }
 
     pub async fn job_register(&self, job: &Job) -> Result<JobRegisterResponse, Error> {
-        let req = JobRegisterRequest { job: Some(job.clone()), ..Default::default() };
+        let req = JobRegisterRequest {
+            job: Some(job.clone()),
+            ..Default::default()
+        };
         self.put("/v1/jobs", &req).await
     }
 
-    pub async fn job_deregister(&self, id: &str, purge: bool) -> Result<JobDeregisterResponse, Error> {
+    pub async fn job_deregister(
+        &self,
+        id: &str,
+        purge: bool,
+    ) -> Result<JobDeregisterResponse, Error> {
         let purge = if purge { "true" } else { "false" };
-        self.delete(&format!("/v1/job/{}", escape(id)), &[("purge", purge)]).await
+        self.delete(&format!("/v1/job/{}", escape(id)), &[("purge", purge)])
+            .await
     }
 
     pub async fn job_parse(&self, req: &JobsParseRequest) -> Result<Job, Error> {
@@ -265,34 +285,61 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
         let q = q.clone().param("all", if all { "true" } else { "false" });
-        self.get(&format!("/v1/job/{}/allocations", escape(id)), &q).await
+        self.get(&format!("/v1/job/{}/allocations", escape(id)), &q)
+            .await
     }
 
     pub async fn job_evaluations(&self, id: &str) -> Result<(Vec<Evaluation>, QueryMeta), Error> {
-        self.get(&format!("/v1/job/{}/evaluations", escape(id)), &QueryOptions::default()).await
+        self.get(
+            &format!("/v1/job/{}/evaluations", escape(id)),
+            &QueryOptions::default(),
+        )
+        .await
     }
 
     pub async fn job_versions(&self, id: &str) -> Result<(JobVersionsResponse, QueryMeta), Error> {
-        self.get(&format!("/v1/job/{}/versions", escape(id)), &QueryOptions::default()).await
+        self.get(
+            &format!("/v1/job/{}/versions", escape(id)),
+            &QueryOptions::default(),
+        )
+        .await
     }
 
-    pub async fn allocations(&self, q: &QueryOptions) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
+    pub async fn allocations(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<AllocListStub>, QueryMeta), Error> {
         self.get("/v1/allocations", q).await
     }
 
-    pub async fn allocation(&self, id: &str, q: &QueryOptions) -> Result<(Allocation, QueryMeta), Error> {
+    pub async fn allocation(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Allocation, QueryMeta), Error> {
         self.get(&format!("/v1/allocation/{}", escape(id)), q).await
     }
 
     pub async fn allocation_stop(&self, id: &str) -> Result<AllocStopResponse, Error> {
-        self.post(&format!("/v1/allocation/{}/stop", escape(id)), &serde_json::json!({})).await
+        self.post(
+            &format!("/v1/allocation/{}/stop", escape(id)),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
-    pub async fn evaluations(&self, q: &QueryOptions) -> Result<(Vec<Evaluation>, QueryMeta), Error> {
+    pub async fn evaluations(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<Evaluation>, QueryMeta), Error> {
         self.get("/v1/evaluations", q).await
     }
 
-    pub async fn evaluation(&self, id: &str, q: &QueryOptions) -> Result<(Evaluation, QueryMeta), Error> {
+    pub async fn evaluation(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Evaluation, QueryMeta), Error> {
         self.get(&format!("/v1/evaluation/{}", escape(id)), q).await
     }
 
@@ -320,12 +367,19 @@ pub fn escape(segment: &str) -> String {
 
 fn query_meta(resp: &reqwest::Response) -> QueryMeta {
     let header = |name: &str| {
-        resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
     QueryMeta {
-        last_index: header(INDEX_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0),
+        last_index: header(INDEX_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         known_leader: header(KNOWN_LEADER_HEADER).is_some_and(|v| v == "true"),
-        last_contact: header(LAST_CONTACT_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0),
+        last_contact: header(LAST_CONTACT_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     }
 }
 

@@ -485,7 +485,10 @@ impl TaskGroup {
             }
             for port in network.reserved_ports.iter().chain(&network.dynamic_ports) {
                 if !labels.insert(port.label.as_str()) {
-                    errors.push(format!("{what}: port {:?} defined more than once", port.label));
+                    errors.push(format!(
+                        "{what}: port {:?} defined more than once",
+                        port.label
+                    ));
                 }
                 if !(0..=65535).contains(&port.value) || !(0..=65535).contains(&port.to) {
                     errors.push(format!("{what}: port {:?} is out of range", port.label));
@@ -493,14 +496,20 @@ impl TaskGroup {
             }
             for port in &network.reserved_ports {
                 if port.value == 0 {
-                    errors.push(format!("{what}: static port {:?} must not be 0", port.label));
+                    errors.push(format!(
+                        "{what}: static port {:?} must not be 0",
+                        port.label
+                    ));
                 }
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for task in &self.tasks {
             if !seen.insert(task.name.as_str()) {
-                errors.push(format!("task {:?}: defined more than once in {what}", task.name));
+                errors.push(format!(
+                    "task {:?}: defined more than once in {what}",
+                    task.name
+                ));
             }
             task.validate(errors);
         }
@@ -559,7 +568,10 @@ impl Task {
 
     /// Memory in MB the task reserves.
     pub fn memory_mb(&self) -> i64 {
-        self.resources.as_ref().and_then(|r| r.memory_mb).unwrap_or(300) as i64
+        self.resources
+            .as_ref()
+            .and_then(|r| r.memory_mb)
+            .unwrap_or(300) as i64
     }
 
     /// CPU in MHz the task reserves.
@@ -598,7 +610,9 @@ impl RestartPolicy {
             errors.push(format!("{what}: restart attempts must not be negative"));
         }
         if self.delay.unwrap_or(0) < 0 || self.interval.unwrap_or(0) < 0 {
-            errors.push(format!("{what}: restart delay and interval must not be negative"));
+            errors.push(format!(
+                "{what}: restart delay and interval must not be negative"
+            ));
         }
     }
 }
@@ -644,7 +658,10 @@ fn merge_reschedule(base: &ReschedulePolicy, over: Option<&ReschedulePolicy>) ->
         attempts: o.attempts.or(base.attempts),
         interval: o.interval.or(base.interval),
         delay: o.delay.or(base.delay),
-        delay_function: o.delay_function.clone().or_else(|| base.delay_function.clone()),
+        delay_function: o
+            .delay_function
+            .clone()
+            .or_else(|| base.delay_function.clone()),
         max_delay: o.max_delay.or(base.max_delay),
         unlimited: o.unlimited.or(base.unlimited),
     }
@@ -652,15 +669,37 @@ fn merge_reschedule(base: &ReschedulePolicy, over: Option<&ReschedulePolicy>) ->
 
 /// Operands a constraint may use.
 pub const CONSTRAINT_OPERANDS: &[&str] = &[
-    "=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp", "version", "semver",
-    "set_contains", "set_contains_all", "set_contains_any", "is_set", "is_not_set",
-    "distinct_hosts", "distinct_property",
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "regexp",
+    "version",
+    "semver",
+    "set_contains",
+    "set_contains_all",
+    "set_contains_any",
+    "is_set",
+    "is_not_set",
+    "distinct_hosts",
+    "distinct_property",
 ];
 
 fn validate_constraint(c: &Constraint, what: &str, errors: &mut Vec<String>) {
-    let operand = if c.operand.is_empty() { "=" } else { c.operand.as_str() };
+    let operand = if c.operand.is_empty() {
+        "="
+    } else {
+        c.operand.as_str()
+    };
     if !CONSTRAINT_OPERANDS.contains(&operand) {
-        errors.push(format!("{what}: constraint operator {operand:?} is not supported"));
+        errors.push(format!(
+            "{what}: constraint operator {operand:?} is not supported"
+        ));
     }
 }
 
@@ -684,7 +723,11 @@ mod tests {
             id: "x".into(),
             task_groups: vec![TaskGroup {
                 name: "g".into(),
-                tasks: vec![Task { name: "t".into(), driver: "raw_exec".into(), ..Default::default() }],
+                tasks: vec![Task {
+                    name: "t".into(),
+                    driver: "raw_exec".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -702,7 +745,11 @@ mod tests {
 
     #[test]
     fn validate_names_the_field() {
-        let mut job = Job { id: "x".into(), r#type: "system".into(), ..Default::default() };
+        let mut job = Job {
+            id: "x".into(),
+            r#type: "system".into(),
+            ..Default::default()
+        };
         job.canonicalize();
         let errors = job.validate();
         assert!(errors.iter().any(|e| e.contains("type \"system\"")));

@@ -174,7 +174,10 @@ pub struct NodeListStub {
 impl Node {
     /// A copy safe to show through public endpoints (no secret).
     pub fn sanitized(&self) -> Node {
-        Node { secret_id: String::new(), ..self.clone() }
+        Node {
+            secret_id: String::new(),
+            ..self.clone()
+        }
     }
 
     /// True when the scheduler may place new work here.
@@ -199,7 +202,11 @@ impl Node {
             name: self.name.clone(),
             node_class: self.node_class.clone(),
             node_pool: self.node_pool.clone(),
-            version: self.attributes.get("nomad.version").cloned().unwrap_or_default(),
+            version: self
+                .attributes
+                .get("nomad.version")
+                .cloned()
+                .unwrap_or_default(),
             drain: self.drain,
             scheduling_eligibility: self.scheduling_eligibility.clone(),
             status: self.status.clone(),

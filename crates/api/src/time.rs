@@ -42,7 +42,9 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let mut rest = &text[19..];
     let mut nanos = 0i64;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let digits = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
         let padded = format!("{:0<9}", &frac[..digits.min(9)]);
         nanos = padded.parse().ok()?;
         rest = &frac[digits..];
@@ -105,7 +107,10 @@ mod tests {
         assert!(s.starts_with("2026-11-"), "{s}");
         assert_eq!(parse_rfc3339(&s), Some(t));
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_rfc3339("2000-02-29T12:00:00+01:00"), Some(951_822_000_000_000_000));
+        assert_eq!(
+            parse_rfc3339("2000-02-29T12:00:00+01:00"),
+            Some(951_822_000_000_000_000)
+        );
         assert_eq!(parse_rfc3339("nonsense"), None);
         // Go's zero time is before what fits in i64 nanoseconds: None, not a panic.
         assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);

@@ -16,14 +16,20 @@ fn main() {
         std::process::exit(2);
     };
     if !bin.exists() {
-        eprintln!("Error: {} does not exist (build it with cargo build --release -p drover-cli)", bin.display());
+        eprintln!(
+            "Error: {} does not exist (build it with cargo build --release -p drover-cli)",
+            bin.display()
+        );
         std::process::exit(1);
     }
     let mut chosen: Vec<String> = args.collect();
     if chosen.is_empty() {
         chosen = vec!["startup".into(), "submit".into(), "scheduler".into()];
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     for scenario in chosen {
         let result = runtime.block_on(async {
             match scenario.as_str() {

@@ -10,7 +10,8 @@ use drover_api::*;
 use drover_testkit::{Agent, eventually};
 
 fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -45,7 +46,11 @@ fn sleep_job(id: &str, count: i32, kind: &str) -> Job {
                     ("command".to_string(), serde_json::json!("/bin/sleep")),
                     ("args".to_string(), serde_json::json!(["3600"])),
                 ]),
-                resources: Some(Resources { cpu: Some(20), memory_mb: Some(10), ..Default::default() }),
+                resources: Some(Resources {
+                    cpu: Some(20),
+                    memory_mb: Some(10),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }],
             ..Default::default()
@@ -59,7 +64,9 @@ pub async fn startup(bin: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     // Baseline: starting a process that does nothing (fork + exec of `true`).
     let t = Instant::now();
-    std::process::Command::new("/bin/true").status().map_err(|e| e.to_string())?;
+    std::process::Command::new("/bin/true")
+        .status()
+        .map_err(|e| e.to_string())?;
     let baseline = t.elapsed();
 
     let start = Instant::now();
@@ -72,16 +79,31 @@ pub async fn startup(bin: &Path) -> Result<(), String> {
 
     let client = agent.client();
     let tasks = 50;
-    client.job_register(&sleep_job("rss", tasks, "service")).await.map_err(|e| e.to_string())?;
+    client
+        .job_register(&sleep_job("rss", tasks, "service"))
+        .await
+        .map_err(|e| e.to_string())?;
     eventually(Duration::from_secs(60), || async {
-        let (allocs, _) = client.job_allocations("rss", false, &Default::default()).await.ok()?;
-        (allocs.iter().filter(|a| a.client_status == "running").count() == tasks as usize).then_some(())
+        let (allocs, _) = client
+            .job_allocations("rss", false, &Default::default())
+            .await
+            .ok()?;
+        (allocs
+            .iter()
+            .filter(|a| a.client_status == "running")
+            .count()
+            == tasks as usize)
+            .then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy = rss_kib(pid)?;
     let per_task = (busy.saturating_sub(idle)) as f64 / tasks as f64;
-    println!("startup: start to node ready {} (baseline: fork+exec of /bin/true {})", ms(ready), ms(baseline));
+    println!(
+        "startup: start to node ready {} (baseline: fork+exec of /bin/true {})",
+        ms(ready),
+        ms(baseline)
+    );
     println!("startup: idle RSS {:.1} MB", idle as f64 / 1024.0);
     println!(
         "startup: RSS with {tasks} running tasks {:.1} MB, growth {:.0} KiB per task",
@@ -90,8 +112,14 @@ pub async fn startup(bin: &Path) -> Result<(), String> {
     );
     let _ = client.job_deregister("rss", true).await;
     eventually(Duration::from_secs(30), || async {
-        let (allocs, _) = client.job_allocations("rss", true, &Default::default()).await.ok()?;
-        allocs.iter().all(|a| a.client_status != "running").then_some(())
+        let (allocs, _) = client
+            .job_allocations("rss", true, &Default::default())
+            .await
+            .ok()?;
+        allocs
+            .iter()
+            .all(|a| a.client_status != "running")
+            .then_some(())
     })
     .await;
     agent.stop();
@@ -110,18 +138,27 @@ pub async fn submit(bin: &Path) -> Result<(), String> {
     for i in 0..jobs {
         // Baseline: spawning the same process directly.
         let t = Instant::now();
-        let mut child = std::process::Command::new("/bin/sleep").arg("3600").spawn().map_err(|e| e.to_string())?;
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("3600")
+            .spawn()
+            .map_err(|e| e.to_string())?;
         baseline.push(t.elapsed());
         let _ = child.kill();
         let _ = child.wait();
 
         let id = format!("submit-{i}");
         let t = Instant::now();
-        let resp = client.job_register(&sleep_job(&id, 1, "service")).await.map_err(|e| e.to_string())?;
+        let resp = client
+            .job_register(&sleep_job(&id, 1, "service"))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut index = resp.index;
         loop {
             let q = QueryOptions::blocking(index, Duration::from_secs(10));
-            let (allocs, meta) = client.job_allocations(&id, false, &q).await.map_err(|e| e.to_string())?;
+            let (allocs, meta) = client
+                .job_allocations(&id, false, &q)
+                .await
+                .map_err(|e| e.to_string())?;
             if allocs.iter().any(|a| a.client_status == "running") {
                 break;
             }
@@ -146,7 +183,10 @@ pub async fn submit(bin: &Path) -> Result<(), String> {
     }
     eventually(Duration::from_secs(60), || async {
         let (allocs, _) = client.allocations(&Default::default()).await.ok()?;
-        allocs.iter().all(|a| a.client_status != "running").then_some(())
+        allocs
+            .iter()
+            .all(|a| a.client_status != "running")
+            .then_some(())
     })
     .await;
     agent.stop();
@@ -164,10 +204,16 @@ fn simulated_node(i: usize) -> Node {
             ("kernel.name".to_string(), "linux".to_string()),
             ("cpu.arch".to_string(), "amd64".to_string()),
             ("driver.raw_exec".to_string(), "1".to_string()),
-            ("unique.network.ip-address".to_string(), "127.0.0.2".to_string()),
+            (
+                "unique.network.ip-address".to_string(),
+                "127.0.0.2".to_string(),
+            ),
         ]),
         node_resources: NodeResources {
-            cpu: NodeCpuResources { cpu_shares: 8000, total_cpu_cores: 4 },
+            cpu: NodeCpuResources {
+                cpu_shares: 8000,
+                total_cpu_cores: 4,
+            },
             memory: NodeMemoryResources { memory_mb: 16384 },
             disk: NodeDiskResources { disk_mb: 100_000 },
             min_dynamic_port: 20000,
@@ -175,7 +221,11 @@ fn simulated_node(i: usize) -> Node {
         },
         drivers: BTreeMap::from([(
             "raw_exec".to_string(),
-            DriverInfo { detected: true, healthy: true, ..Default::default() },
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..Default::default()
+            },
         )]),
         status: NODE_STATUS_READY.into(),
         scheduling_eligibility: NODE_ELIGIBLE.into(),
@@ -191,18 +241,31 @@ pub async fn scheduler(bin: &Path) -> Result<(), String> {
         bin,
         dir.path(),
         data.clone(),
-        &["-server", "-data-dir", &data.display().to_string(), "-log-level", "WARN"],
+        &[
+            "-server",
+            "-data-dir",
+            &data.display().to_string(),
+            "-log-level",
+            "WARN",
+        ],
     );
     let client = agent.client();
-    eventually(Duration::from_secs(30), || async { client.nodes(&Default::default()).await.ok() }).await;
+    eventually(Duration::from_secs(30), || async {
+        client.nodes(&Default::default()).await.ok()
+    })
+    .await;
     let nodes = 5000;
     let t = Instant::now();
     let mut pending = futures_util::stream::FuturesUnordered::new();
     for i in 0..nodes {
         let client = client.clone();
         pending.push(async move {
-            let req = NodeRegisterRequest { node: simulated_node(i) };
-            client.put::<_, NodeUpdateResponse>(internal::NODE_REGISTER_PATH, &req).await
+            let req = NodeRegisterRequest {
+                node: simulated_node(i),
+            };
+            client
+                .put::<_, NodeUpdateResponse>(internal::NODE_REGISTER_PATH, &req)
+                .await
         });
         if pending.len() >= 64 {
             use futures_util::StreamExt;
@@ -223,21 +286,34 @@ pub async fn scheduler(bin: &Path) -> Result<(), String> {
     );
     let count = 1000;
     let t = Instant::now();
-    let resp = client.job_register(&sleep_job("bench", count, "service")).await.map_err(|e| e.to_string())?;
+    let resp = client
+        .job_register(&sleep_job("bench", count, "service"))
+        .await
+        .map_err(|e| e.to_string())?;
     let eval_id = resp.eval_id;
     let mut index = resp.index;
     loop {
         let q = QueryOptions::blocking(index, Duration::from_secs(30));
-        let (eval, meta) = client.evaluation(&eval_id, &q).await.map_err(|e| e.to_string())?;
+        let (eval, meta) = client
+            .evaluation(&eval_id, &q)
+            .await
+            .map_err(|e| e.to_string())?;
         if eval.terminal() {
             break;
         }
         index = meta.last_index;
     }
     let elapsed = t.elapsed();
-    let (allocs, _) = client.job_allocations("bench", false, &Default::default()).await.map_err(|e| e.to_string())?;
+    let (allocs, _) = client
+        .job_allocations("bench", false, &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let placed = allocs.len();
-    let spread = allocs.iter().map(|a| a.node_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+    let spread = allocs
+        .iter()
+        .map(|a| a.node_id.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     println!(
         "scheduler: placed {placed} allocations on {spread} of {nodes} nodes in {} = {:.0} placements/s (submit to eval complete, through the API)",
         ms(elapsed),

@@ -11,7 +11,10 @@ use crate::AppState;
 
 fn member(state: &AppState) -> AgentMember {
     let info = &state.agent;
-    let (addr, port) = info.http_addr.rsplit_once(':').unwrap_or((&info.http_addr, "4646"));
+    let (addr, port) = info
+        .http_addr
+        .rsplit_once(':')
+        .unwrap_or((&info.http_addr, "4646"));
     let tags = BTreeMap::from([
         ("region".to_string(), info.region.clone()),
         ("dc".to_string(), info.datacenter.clone()),
@@ -36,7 +39,10 @@ fn member(state: &AppState) -> AgentMember {
 pub async fn self_info(State(state): State<AppState>) -> Json<AgentSelf> {
     let mut stats: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     if let Some(client) = &state.client {
-        stats.insert("client".into(), BTreeMap::from([("node_id".into(), client.node_id())]));
+        stats.insert(
+            "client".into(),
+            BTreeMap::from([("node_id".into(), client.node_id())]),
+        );
     }
     if let Some(server) = &state.server {
         stats.insert(
@@ -44,11 +50,18 @@ pub async fn self_info(State(state): State<AppState>) -> Json<AgentSelf> {
             BTreeMap::from([("applied_index".into(), server.state().index().to_string())]),
         );
     }
-    Json(AgentSelf { config: state.agent.config.clone(), member: member(&state), stats })
+    Json(AgentSelf {
+        config: state.agent.config.clone(),
+        member: member(&state),
+        stats,
+    })
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let ok = AgentHealth { ok: true, message: "ok".to_string() };
+    let ok = AgentHealth {
+        ok: true,
+        message: "ok".to_string(),
+    };
     let body = AgentHealthResponse {
         client: state.client.as_ref().map(|_| ok.clone()),
         server: state.server.as_ref().map(|_| ok.clone()),
@@ -58,7 +71,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 pub async fn members(State(state): State<AppState>) -> Json<ServerMembers> {
     let info = &state.agent;
-    let members = if state.server.is_some() { vec![member(&state)] } else { Vec::new() };
+    let members = if state.server.is_some() {
+        vec![member(&state)]
+    } else {
+        Vec::new()
+    };
     Json(ServerMembers {
         server_name: info.name.clone(),
         server_region: info.region.clone(),

@@ -18,7 +18,10 @@ pub async fn list(State(state): State<AppState>, params: Params) -> Result<Respo
         .collect();
     allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
     let stubs: Vec<_> = allocs.iter().map(|a| a.stub()).collect();
-    Ok(json_with_index(&stubs, table_index(&snap, &[Table::Allocs])))
+    Ok(json_with_index(
+        &stubs,
+        table_index(&snap, &[Table::Allocs]),
+    ))
 }
 
 pub async fn read(
@@ -28,11 +31,20 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Allocs], &params).await;
-    let alloc = snap.allocs.get(&id).ok_or_else(|| ApiError::not_found("alloc not found"))?;
-    Ok(json_with_index(&**alloc, table_index(&snap, &[Table::Allocs])))
+    let alloc = snap
+        .allocs
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("alloc not found"))?;
+    Ok(json_with_index(
+        &**alloc,
+        table_index(&snap, &[Table::Allocs]),
+    ))
 }
 
-pub async fn stop(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn stop(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let response = server(&state)?.alloc_stop(&id).await?;
     let index = response.index;
     Ok(json_with_index(&response, index))

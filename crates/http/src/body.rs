@@ -25,7 +25,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("failed to decode request body: {e}")))
 }

@@ -13,23 +13,38 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::FORBIDDEN, message: message.into() }
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into() }
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+        }
     }
 }
 
@@ -42,13 +57,21 @@ impl From<ServerError> for ApiError {
             ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, message: e.to_string() }
+        ApiError {
+            status,
+            message: e.to_string(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, [("content-type", "text/plain; charset=utf-8")], self.message).into_response()
+        (
+            self.status,
+            [("content-type", "text/plain; charset=utf-8")],
+            self.message,
+        )
+            .into_response()
     }
 }
 

@@ -30,8 +30,14 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Evals], &params).await;
-    let eval = snap.evals.get(&id).ok_or_else(|| ApiError::not_found("eval not found"))?;
-    Ok(json_with_index(&**eval, table_index(&snap, &[Table::Evals])))
+    let eval = snap
+        .evals
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("eval not found"))?;
+    Ok(json_with_index(
+        &**eval,
+        table_index(&snap, &[Table::Evals]),
+    ))
 }
 
 pub async fn allocations(
@@ -44,5 +50,8 @@ pub async fn allocations(
     let mut allocs: Vec<_> = snap.allocs.values().filter(|a| a.eval_id == id).collect();
     allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
     let stubs: Vec<_> = allocs.iter().map(|a| a.stub()).collect();
-    Ok(json_with_index(&stubs, table_index(&snap, &[Table::Allocs])))
+    Ok(json_with_index(
+        &stubs,
+        table_index(&snap, &[Table::Allocs]),
+    ))
 }

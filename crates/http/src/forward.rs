@@ -16,17 +16,28 @@ pub struct Upstream {
 }
 
 /// Sends the request to the first server that answers.
-pub(crate) async fn proxy(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let upstream =
-        state.upstream.as_ref().ok_or_else(|| ApiError::unavailable("no servers are known to this agent"))?;
+pub(crate) async fn proxy(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let upstream = state
+        .upstream
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("no servers are known to this agent"))?;
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 64 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut last_error = String::from("no servers configured");
     for server in &upstream.servers {
-        let mut req = upstream.http.request(parts.method.clone(), format!("{server}{path}"));
+        let mut req = upstream
+            .http
+            .request(parts.method.clone(), format!("{server}{path}"));
         for (name, value) in &parts.headers {
             if name != "host" && name != "content-length" {
                 req = req.header(name, value);
@@ -37,7 +48,9 @@ pub(crate) async fn proxy(State(state): State<AppState>, request: Request) -> Re
             Err(e) => last_error = e.to_string(),
         }
     }
-    Err(ApiError::unavailable(format!("no server could be reached: {last_error}")))
+    Err(ApiError::unavailable(format!(
+        "no server could be reached: {last_error}"
+    )))
 }
 
 /// Sends a GET for the same path to another agent (`host:port`).
@@ -47,7 +60,9 @@ pub(crate) async fn to_agent(http_addr: &str, uri: &Uri) -> Result<Response, Api
         .get(format!("http://{http_addr}{path}"))
         .send()
         .await
-        .map_err(|e| ApiError::unavailable(format!("reaching the node's agent at {http_addr}: {e}")))?;
+        .map_err(|e| {
+            ApiError::unavailable(format!("reaching the node's agent at {http_addr}: {e}"))
+        })?;
     Ok(relay(resp))
 }
 

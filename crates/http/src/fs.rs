@@ -16,22 +16,38 @@ enum Located {
     Remote(Response),
 }
 
-async fn locate(state: &AppState, alloc_id: &str, uri: &axum::http::Uri) -> Result<Located, ApiError> {
+async fn locate(
+    state: &AppState,
+    alloc_id: &str,
+    uri: &axum::http::Uri,
+) -> Result<Located, ApiError> {
     if let Some(dir) = state.client.as_ref().and_then(|c| c.alloc_dir(alloc_id)) {
         return Ok(Located::Local(dir));
     }
     let Some(server) = &state.server else {
-        return Err(ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")));
+        return Err(ApiError::not_found(format!(
+            "Unknown allocation \"{alloc_id}\""
+        )));
     };
     let snap = server.state().snapshot();
-    let alloc =
-        snap.allocs.get(alloc_id).ok_or_else(|| ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")))?;
-    let node = snap
-        .nodes
-        .get(&alloc.node_id)
-        .ok_or_else(|| ApiError::not_found(format!("node {} of the allocation is unknown", alloc.node_id)))?;
-    if state.client.as_ref().is_some_and(|c| c.node_id() == node.id) {
-        return Err(ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")));
+    let alloc = snap
+        .allocs
+        .get(alloc_id)
+        .ok_or_else(|| ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")))?;
+    let node = snap.nodes.get(&alloc.node_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "node {} of the allocation is unknown",
+            alloc.node_id
+        ))
+    })?;
+    if state
+        .client
+        .as_ref()
+        .is_some_and(|c| c.node_id() == node.id)
+    {
+        return Err(ApiError::not_found(format!(
+            "Unknown allocation \"{alloc_id}\""
+        )));
     }
     let response = forward::to_agent(&node.http_addr, uri).await?;
     Ok(Located::Remote(response))
@@ -47,20 +63,36 @@ pub async fn logs(
         Located::Local(dir) => dir,
         Located::Remote(response) => return Ok(response),
     };
-    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
-    let task = params.get("task").filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("must include task name"))?;
+    let client = state
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no client"))?;
+    let task = params
+        .get("task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("must include task name"))?;
     let kind = match params.get("type").unwrap_or("stdout") {
         "stdout" => LogKind::Stdout,
         "stderr" => LogKind::Stderr,
-        other => return Err(ApiError::bad_request(format!("invalid log type {other:?}: use stdout or stderr"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid log type {other:?}: use stdout or stderr"
+            )));
+        }
     };
     let origin = match params.get("origin").unwrap_or("start") {
         "start" => LogOrigin::Start,
         "end" => LogOrigin::End,
-        other => return Err(ApiError::bad_request(format!("invalid origin {other:?}: use start or end"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid origin {other:?}: use start or end"
+            )));
+        }
     };
     let offset = match params.get("offset") {
-        Some(v) => v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid offset {v:?}")))?,
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid offset {v:?}")))?,
         None => 0,
     };
     if offset < 0 {
@@ -85,7 +117,11 @@ pub async fn logs(
             .map_err(std::io::Error::other)
         }))
     };
-    let content_type = if plain { "text/plain; charset=utf-8" } else { "application/json" };
+    let content_type = if plain {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
     Ok(([("content-type", content_type)], body).into_response())
 }
 
@@ -99,7 +135,10 @@ pub async fn ls(
         Located::Local(dir) => dir,
         Located::Remote(response) => return Ok(response),
     };
-    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
+    let client = state
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no client"))?;
     let entries = client.ls(&dir, params.get("path").unwrap_or("/"))?;
     Ok(axum::Json(entries).into_response())
 }
@@ -114,8 +153,13 @@ pub async fn cat(
         Located::Local(dir) => dir,
         Located::Remote(response) => return Ok(response),
     };
-    let client = state.client.as_ref().ok_or_else(|| ApiError::not_found("no client"))?;
-    let path = params.get("path").ok_or_else(|| ApiError::bad_request("must provide a file path"))?;
+    let client = state
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no client"))?;
+    let path = params
+        .get("path")
+        .ok_or_else(|| ApiError::bad_request("must provide a file path"))?;
     let bytes = client.cat(dir, path.to_string()).await?;
     Ok(([("content-type", "application/octet-stream")], bytes).into_response())
 }

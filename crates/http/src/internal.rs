@@ -6,8 +6,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use drover_api::internal::{AllocUpdateRequest, NodeAllocationsResponse, NodeRegisterRequest};
 
-use crate::query::{Params, json_with_index, server};
 use crate::body::JsonBody;
+use crate::query::{Params, json_with_index, server};
 use crate::{ApiError, AppState};
 
 fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -50,13 +50,27 @@ pub async fn node_allocations(
     let server = server(&state)?;
     server.authenticate_node(&id, &secret)?;
     let node_index = |t: &drover_state::Tables| {
-        t.allocs_by_node(&id).iter().map(|a| a.alloc_modify_index).max().unwrap_or(0)
+        t.allocs_by_node(&id)
+            .iter()
+            .map(|a| a.alloc_modify_index)
+            .max()
+            .unwrap_or(0)
     };
-    let snap = server.state().block(params.index, params.wait, node_index).await;
-    let mut allocs: Vec<_> = snap.allocs_by_node(&id).iter().map(|a| (**a).clone()).collect();
+    let snap = server
+        .state()
+        .block(params.index, params.wait, node_index)
+        .await;
+    let mut allocs: Vec<_> = snap
+        .allocs_by_node(&id)
+        .iter()
+        .map(|a| (**a).clone())
+        .collect();
     allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
     let index = node_index(&snap).max(1);
-    Ok(json_with_index(&NodeAllocationsResponse { allocs, index }, index))
+    Ok(json_with_index(
+        &NodeAllocationsResponse { allocs, index },
+        index,
+    ))
 }
 
 pub async fn alloc_update(
@@ -65,7 +79,9 @@ pub async fn alloc_update(
     JsonBody(request): JsonBody<AllocUpdateRequest>,
 ) -> Result<Response, ApiError> {
     let secret = node_secret(&headers)?;
-    let response = server(&state)?.alloc_client_update(request, &secret).await?;
+    let response = server(&state)?
+        .alloc_client_update(request, &secret)
+        .await?;
     let index = response.index;
     Ok(json_with_index(&response, index))
 }

@@ -9,10 +9,10 @@ use drover_api::{
     ALLOC_CLIENT_RUNNING, JobRegisterRequest, JobSummary, JobVersionsResponse, JobsParseRequest,
     TaskGroupSummary,
 };
-use drover_state::{Tables, Table};
+use drover_state::{Table, Tables};
 
-use crate::query::{Params, blocking, json_with_index, server, table_index};
 use crate::body::JsonBody;
+use crate::query::{Params, blocking, json_with_index, server, table_index};
 use crate::{ApiError, AppState};
 
 const JOB_TABLES: &[Table] = &[Table::Jobs, Table::Allocs];
@@ -57,9 +57,7 @@ pub async fn register_at(
     Ok(json_with_index(&response, index))
 }
 
-pub async fn parse(
-    JsonBody(request): JsonBody<JobsParseRequest>,
-) -> Result<Response, ApiError> {
+pub async fn parse(JsonBody(request): JsonBody<JobsParseRequest>) -> Result<Response, ApiError> {
     let vars = drover_jobspec::VariableValues::from_api_string(&request.variables)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     // No filesystem access for API callers: `file()` would read the server's files.
@@ -79,7 +77,9 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Jobs], &params).await;
-    let job = snap.job(&params.namespace, &id).ok_or_else(|| ApiError::not_found("job not found"))?;
+    let job = snap
+        .job(&params.namespace, &id)
+        .ok_or_else(|| ApiError::not_found("job not found"))?;
     Ok(json_with_index(&**job, table_index(&snap, &[Table::Jobs])))
 }
 
@@ -88,7 +88,9 @@ pub async fn deregister(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let response = server(&state)?.job_deregister(&params.namespace, &id, params.flag("purge")).await?;
+    let response = server(&state)?
+        .job_deregister(&params.namespace, &id, params.flag("purge"))
+        .await?;
     let index = response.index;
     Ok(json_with_index(&response, index))
 }
@@ -106,10 +108,15 @@ pub async fn allocations(
         .allocs_by_job(&params.namespace, &id)
         .iter()
         // Without `all`, allocations of an earlier job with the same ID are hidden.
-        .filter(|a| all || current.is_none_or(|ci| a.job.as_ref().is_none_or(|j| j.create_index == ci)))
+        .filter(|a| {
+            all || current.is_none_or(|ci| a.job.as_ref().is_none_or(|j| j.create_index == ci))
+        })
         .map(|a| a.stub())
         .collect();
-    Ok(json_with_index(&stubs, table_index(&snap, &[Table::Allocs])))
+    Ok(json_with_index(
+        &stubs,
+        table_index(&snap, &[Table::Allocs]),
+    ))
 }
 
 pub async fn evaluations(
@@ -119,8 +126,11 @@ pub async fn evaluations(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Evals], &params).await;
-    let evals: Vec<_> =
-        snap.evals_by_job(&params.namespace, &id).iter().map(|e| (**e).clone()).collect();
+    let evals: Vec<_> = snap
+        .evals_by_job(&params.namespace, &id)
+        .iter()
+        .map(|e| (**e).clone())
+        .collect();
     Ok(json_with_index(&evals, table_index(&snap, &[Table::Evals])))
 }
 
@@ -136,7 +146,10 @@ pub async fn versions(
         .get(&(params.namespace.clone(), id))
         .ok_or_else(|| ApiError::not_found("job not found"))?;
     let index = table_index(&snap, &[Table::Jobs]);
-    let body = JobVersionsResponse { versions: versions.iter().map(|j| (**j).clone()).collect(), index };
+    let body = JobVersionsResponse {
+        versions: versions.iter().map(|j| (**j).clone()).collect(),
+        index,
+    };
     Ok(json_with_index(&body, index))
 }
 
@@ -150,7 +163,10 @@ pub async fn summary(
     if snap.job(&params.namespace, &id).is_none() {
         return Err(ApiError::not_found("job not found"));
     }
-    Ok(json_with_index(&summary_of(&snap, &params.namespace, &id), table_index(&snap, JOB_TABLES)))
+    Ok(json_with_index(
+        &summary_of(&snap, &params.namespace, &id),
+        table_index(&snap, JOB_TABLES),
+    ))
 }
 
 /// Allocation counts per group, derived from the allocations themselves.

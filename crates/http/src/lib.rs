@@ -29,9 +29,8 @@ pub use error::ApiError;
 pub use forward::Upstream;
 
 /// A stream of log chunks: `(file name, offset of the first byte, bytes)`.
-pub type LogStream = Pin<
-    Box<dyn futures_util::Stream<Item = Result<(String, i64, bytes::Bytes), String>> + Send>,
->;
+pub type LogStream =
+    Pin<Box<dyn futures_util::Stream<Item = Result<(String, i64, bytes::Bytes), String>> + Send>>;
 
 /// Which log stream of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +52,16 @@ pub trait ClientFs: Send + Sync {
     fn node_id(&self) -> String;
     /// The directory of an allocation this client runs or ran.
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf>;
-    fn ls(&self, alloc_dir: &std::path::Path, path: &str)
-    -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError>;
-    fn cat(&self, alloc_dir: PathBuf, path: String)
-    -> Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send>>;
+    fn ls(
+        &self,
+        alloc_dir: &std::path::Path,
+        path: &str,
+    ) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError>;
+    fn cat(
+        &self,
+        alloc_dir: PathBuf,
+        path: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send>>;
     #[allow(clippy::too_many_arguments)]
     fn logs(
         &self,
@@ -100,7 +105,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
         .route("/v1/client/fs/cat/{alloc}", get(fs::cat));
     let routes = if state.server.is_some() {
-        local.merge(cluster_routes()).fallback(any(error::not_found))
+        local
+            .merge(cluster_routes())
+            .fallback(any(error::not_found))
     } else {
         local.fallback(any(forward::proxy))
     };
@@ -109,11 +116,17 @@ pub fn router(state: AppState) -> Router {
 
 fn cluster_routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/jobs", get(jobs::list).put(jobs::register).post(jobs::register))
+        .route(
+            "/v1/jobs",
+            get(jobs::list).put(jobs::register).post(jobs::register),
+        )
         .route("/v1/jobs/parse", post(jobs::parse).put(jobs::parse))
         .route(
             "/v1/job/{id}",
-            get(jobs::read).put(jobs::register_at).post(jobs::register_at).delete(jobs::deregister),
+            get(jobs::read)
+                .put(jobs::register_at)
+                .post(jobs::register_at)
+                .delete(jobs::deregister),
         )
         .route("/v1/job/{id}/allocations", get(jobs::allocations))
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
@@ -121,7 +134,10 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::read))
-        .route("/v1/allocation/{id}/stop", post(allocs::stop).put(allocs::stop))
+        .route(
+            "/v1/allocation/{id}/stop",
+            post(allocs::stop).put(allocs::stop),
+        )
         .route("/v1/evaluations", get(evals::list))
         .route("/v1/evaluation/{id}", get(evals::read))
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
@@ -132,8 +148,20 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
-        .route(drover_api::internal::NODE_REGISTER_PATH, put(internal::node_register))
-        .route("/v1/internal/node/{id}/heartbeat", put(internal::node_heartbeat))
-        .route("/v1/internal/node/{id}/allocations", get(internal::node_allocations))
-        .route(drover_api::internal::ALLOC_UPDATE_PATH, put(internal::alloc_update))
+        .route(
+            drover_api::internal::NODE_REGISTER_PATH,
+            put(internal::node_register),
+        )
+        .route(
+            "/v1/internal/node/{id}/heartbeat",
+            put(internal::node_heartbeat),
+        )
+        .route(
+            "/v1/internal/node/{id}/allocations",
+            get(internal::node_allocations),
+        )
+        .route(
+            drover_api::internal::ALLOC_UPDATE_PATH,
+            put(internal::alloc_update),
+        )
 }

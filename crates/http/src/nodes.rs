@@ -26,8 +26,14 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Nodes], &params).await;
-    let node = snap.nodes.get(&id).ok_or_else(|| ApiError::not_found("node not found"))?;
-    Ok(json_with_index(&node.sanitized(), table_index(&snap, &[Table::Nodes])))
+    let node = snap
+        .nodes
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("node not found"))?;
+    Ok(json_with_index(
+        &node.sanitized(),
+        table_index(&snap, &[Table::Nodes]),
+    ))
 }
 
 pub async fn allocations(
@@ -37,7 +43,14 @@ pub async fn allocations(
 ) -> Result<Response, ApiError> {
     let server = server(&state)?;
     let snap = blocking(server, &[Table::Allocs], &params).await;
-    let mut allocs: Vec<_> = snap.allocs_by_node(&id).iter().map(|a| (**a).clone()).collect();
+    let mut allocs: Vec<_> = snap
+        .allocs_by_node(&id)
+        .iter()
+        .map(|a| (**a).clone())
+        .collect();
     allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-    Ok(json_with_index(&allocs, table_index(&snap, &[Table::Allocs])))
+    Ok(json_with_index(
+        &allocs,
+        table_index(&snap, &[Table::Allocs]),
+    ))
 }

@@ -29,7 +29,9 @@ pub struct Params {
 
 impl Params {
     pub fn flag(&self, key: &str) -> bool {
-        self.raw.get(key).is_some_and(|v| v.is_empty() || v == "true" || v == "1")
+        self.raw
+            .get(key)
+            .is_some_and(|v| v.is_empty() || v == "true" || v == "1")
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -80,13 +82,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 fn parse_wait(v: &str) -> Result<Duration, ApiError> {
     let ns = if v.chars().all(|c| c.is_ascii_digit()) {
-        v.parse::<i64>().map(|n| n * 1_000_000).map_err(|e| e.to_string())
+        v.parse::<i64>()
+            .map(|n| n * 1_000_000)
+            .map_err(|e| e.to_string())
     } else {
         drover_api::duration::parse(v).map_err(|e| e.to_string())
     };
     match ns {
         Ok(ns) if ns >= 0 => Ok(Duration::from_nanos(ns as u64)),
-        Ok(_) => Err(ApiError::bad_request("Invalid wait time: must not be negative")),
+        Ok(_) => Err(ApiError::bad_request(
+            "Invalid wait time: must not be negative",
+        )),
         Err(e) => Err(ApiError::bad_request(format!("Invalid wait time: {e}"))),
     }
 }
@@ -99,7 +105,10 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -124,7 +133,10 @@ pub fn server(state: &AppState) -> Result<&Arc<Server>, ApiError> {
 
 /// Waits as the query asks on `tables`, then returns the snapshot to answer from.
 pub async fn blocking(server: &Server, tables: &[Table], params: &Params) -> Snapshot {
-    server.state().block_on_tables(tables, params.index, params.wait).await
+    server
+        .state()
+        .block_on_tables(tables, params.index, params.wait)
+        .await
 }
 
 /// The index to report for `tables`.

@@ -25,7 +25,10 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("opening the state database {path}: {source}")]
-    Open { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    Open {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("the state database is corrupt: {0}")]
     Corrupt(String),
     #[error("writing to the state database: {0}")]
@@ -54,7 +57,12 @@ impl Log {
         let (tables, last_index, snapshot_index) = restore(&db)?;
         let state = Arc::new(StateStore::from_tables(tables));
         let (tx, rx) = mpsc::channel::<Pending>(4096);
-        let writer = Writer { db, state: state.clone(), index: last_index, snapshot_index };
+        let writer = Writer {
+            db,
+            state: state.clone(),
+            index: last_index,
+            snapshot_index,
+        };
         std::thread::Builder::new()
             .name("drover-log".into())
             .spawn(move || writer.run(rx))
@@ -70,7 +78,10 @@ impl Log {
     /// Commits `command` and applies it; returns its index once it is durable and visible.
     pub async fn apply(&self, command: Command) -> Result<u64, LogError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((command, done)).await.map_err(|_| LogError::Closed)?;
+        self.tx
+            .send((command, done))
+            .await
+            .map_err(|_| LogError::Closed)?;
         wait.await.map_err(|_| LogError::Closed)?
     }
 }
@@ -140,10 +151,10 @@ impl Writer {
                     }
                 }
             }
-            if self.index - self.snapshot_index >= SNAPSHOT_EVERY {
-                if let Err(e) = self.snapshot() {
-                    tracing::warn!(error = %e, "state snapshot failed; the log keeps growing");
-                }
+            if self.index - self.snapshot_index >= SNAPSHOT_EVERY
+                && let Err(e) = self.snapshot()
+            {
+                tracing::warn!(error = %e, "state snapshot failed; the log keeps growing");
             }
         }
     }
@@ -156,7 +167,9 @@ impl Writer {
             let mut table = txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
             for (i, (command, _)) in batch.iter().enumerate() {
                 let bytes = serde_json::to_vec(command).map_err(|e| e.to_string())?;
-                table.insert(first + i as u64, bytes.as_slice()).map_err(|e| e.to_string())?;
+                table
+                    .insert(first + i as u64, bytes.as_slice())
+                    .map_err(|e| e.to_string())?;
             }
         }
         txn.commit().map_err(|e| e.to_string())?;
@@ -171,9 +184,13 @@ impl Writer {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         {
             let mut table = txn.open_table(SNAPSHOT).map_err(|e| e.to_string())?;
-            table.insert(SNAPSHOT_KEY, bytes.as_slice()).map_err(|e| e.to_string())?;
+            table
+                .insert(SNAPSHOT_KEY, bytes.as_slice())
+                .map_err(|e| e.to_string())?;
             let mut entries = txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
-            entries.retain_in(..=snap.index, |_, _| false).map_err(|e| e.to_string())?;
+            entries
+                .retain_in(..=snap.index, |_, _| false)
+                .map_err(|e| e.to_string())?;
         }
         txn.commit().map_err(|e| e.to_string())?;
         self.snapshot_index = snap.index;
@@ -188,7 +205,11 @@ mod tests {
 
     fn node(id: &str) -> Command {
         Command::NodeRegister {
-            node: Node { id: id.into(), status: "ready".into(), ..Default::default() },
+            node: Box::new(Node {
+                id: id.into(),
+                status: "ready".into(),
+                ..Default::default()
+            }),
             now: 1,
         }
     }
@@ -202,7 +223,9 @@ mod tests {
             let mut joins = Vec::new();
             for i in 0..50 {
                 let log = log.clone();
-                joins.push(tokio::spawn(async move { log.apply(node(&format!("n{i}"))).await }));
+                joins.push(tokio::spawn(async move {
+                    log.apply(node(&format!("n{i}"))).await
+                }));
             }
             for j in joins {
                 j.await.unwrap().unwrap();

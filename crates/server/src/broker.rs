@@ -46,7 +46,9 @@ impl EvalBroker {
             return inner.blocked.insert(key, eval);
         }
         if eval.wait_until_unix_nano > drover_api::time::now_unix_nano() {
-            inner.delayed.insert((eval.wait_until_unix_nano, eval.id.clone()), eval);
+            inner
+                .delayed
+                .insert((eval.wait_until_unix_nano, eval.id.clone()), eval);
             drop(inner);
             self.notify.notify_waiters();
             return None;
@@ -79,8 +81,8 @@ impl EvalBroker {
             match next_delay {
                 Some(at) => {
                     let wait = (at - drover_api::time::now_unix_nano()).max(0) as u64;
-                    let _ = tokio::time::timeout(std::time::Duration::from_nanos(wait), notified)
-                        .await;
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_nanos(wait), notified).await;
                 }
                 None => notified.await,
             }
@@ -115,7 +117,9 @@ impl EvalBroker {
     /// Drops the blocked evaluation of a job (the job was stopped or re-registered) and
     /// returns it, to be canceled.
     pub fn forget_blocked(&self, namespace: &str, job_id: &str) -> Option<Evaluation> {
-        self.lock().blocked.remove(&(namespace.to_string(), job_id.to_string()))
+        self.lock()
+            .blocked
+            .remove(&(namespace.to_string(), job_id.to_string()))
     }
 
     pub fn close(&self) {
@@ -127,7 +131,8 @@ impl EvalBroker {
 impl Inner {
     fn push_ready(&mut self, eval: Evaluation) {
         self.seq += 1;
-        self.ready.insert((std::cmp::Reverse(eval.priority), self.seq, eval.id.clone()));
+        self.ready
+            .insert((std::cmp::Reverse(eval.priority), self.seq, eval.id.clone()));
         self.evals.insert(eval.id.clone(), eval);
     }
 
@@ -136,7 +141,9 @@ impl Inner {
         let mut skipped = Vec::new();
         let mut found = None;
         while let Some(entry) = self.ready.pop_first() {
-            let Some(eval) = self.evals.remove(&entry.2) else { continue };
+            let Some(eval) = self.evals.remove(&entry.2) else {
+                continue;
+            };
             let key = (eval.namespace.clone(), eval.job_id.clone());
             if self.in_flight.contains(&key) {
                 skipped.push(eval);
@@ -219,7 +226,8 @@ mod tests {
         let mut e = eval("b", "j", 50);
         e.status = EVAL_STATUS_BLOCKED.into();
         broker.enqueue(e);
-        let none = tokio::time::timeout(std::time::Duration::from_millis(30), broker.dequeue()).await;
+        let none =
+            tokio::time::timeout(std::time::Duration::from_millis(30), broker.dequeue()).await;
         assert!(none.is_err());
         broker.unblock_all();
         assert_eq!(broker.dequeue().await.unwrap().status, "pending");

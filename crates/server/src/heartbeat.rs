@@ -19,13 +19,19 @@ pub(crate) struct Heartbeats {
 
 impl Heartbeats {
     pub fn new(min_ttl: Duration, grace: Duration) -> Self {
-        Heartbeats { deadlines: Mutex::new(HashMap::new()), min_ttl, grace }
+        Heartbeats {
+            deadlines: Mutex::new(HashMap::new()),
+            min_ttl,
+            grace,
+        }
     }
 
     /// The TTL to hand a client: grows with the number of nodes (50 heartbeats/s target) and
     /// is spread with jitter so clients do not beat in step.
     pub fn ttl(&self, nodes: usize) -> Duration {
-        let base = self.min_ttl.max(Duration::from_secs_f64(nodes as f64 / 50.0));
+        let base = self
+            .min_ttl
+            .max(Duration::from_secs_f64(nodes as f64 / 50.0));
         let jitter = rand::random::<f64>() * base.as_secs_f64();
         base + Duration::from_secs_f64(jitter)
     }
@@ -39,8 +45,11 @@ impl Heartbeats {
     fn expired(&self) -> Vec<String> {
         let now = Instant::now();
         let mut map = self.lock();
-        let gone: Vec<String> =
-            map.iter().filter(|(_, d)| **d <= now).map(|(id, _)| id.clone()).collect();
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in &gone {
             map.remove(id);
         }
@@ -55,7 +64,8 @@ impl Heartbeats {
 /// Marks nodes down when their deadline passes.
 pub(crate) async fn reap(server: Arc<Server>) {
     let mut shutdown = server.shutdown_signal();
-    let tick = (server.heartbeats.grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let tick =
+        (server.heartbeats.grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
@@ -77,8 +87,11 @@ async fn mark_down(server: &Server, node_id: &str) -> Result<(), crate::ServerEr
         .iter()
         .filter(|a| !a.terminal())
         .map(|a| {
-            let (priority, kind) =
-                a.job.as_ref().map(|j| (j.priority, j.r#type.clone())).unwrap_or((50, String::new()));
+            let (priority, kind) = a
+                .job
+                .as_ref()
+                .map(|j| (j.priority, j.r#type.clone()))
+                .unwrap_or((50, String::new()));
             (a.namespace.clone(), a.job_id.clone(), priority, kind)
         })
         .collect();

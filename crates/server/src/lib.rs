@@ -52,7 +52,9 @@ impl ServerConfig {
             datacenter: "dc1".to_string(),
             name: "drover".to_string(),
             http_addr: "127.0.0.1:4646".to_string(),
-            num_schedulers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            num_schedulers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             min_heartbeat_ttl: Duration::from_secs(10),
             heartbeat_grace: Duration::from_secs(10),
         }
@@ -76,13 +78,23 @@ impl Server {
         let dir = config.data_dir.join("server");
         std::fs::create_dir_all(&dir)
             .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
-        let log = Log::open(&dir.join("state.db"))
-            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let log =
+            Log::open(&dir.join("state.db")).map_err(|e| ServerError::Internal(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
         let broker = Arc::new(EvalBroker::default());
         let plans = plan_apply::start(log.clone(), shutdown.subscribe());
-        let heartbeats = Arc::new(Heartbeats::new(config.min_heartbeat_ttl, config.heartbeat_grace));
-        let server = Arc::new(Server { config, log, broker, plans, heartbeats, shutdown });
+        let heartbeats = Arc::new(Heartbeats::new(
+            config.min_heartbeat_ttl,
+            config.heartbeat_grace,
+        ));
+        let server = Arc::new(Server {
+            config,
+            log,
+            broker,
+            plans,
+            heartbeats,
+            shutdown,
+        });
         server.restore().await;
         for id in 0..server.config.num_schedulers.max(1) {
             tokio::spawn(worker::run(server.clone(), id));
@@ -113,12 +125,18 @@ impl Server {
     /// Re-queues pending and blocked evaluations and restarts heartbeat timers after a restart.
     async fn restore(&self) {
         let snap = self.state().snapshot();
-        let mut evals: Vec<_> = snap.evals.values().filter(|e| !e.terminal()).cloned().collect();
+        let mut evals: Vec<_> = snap
+            .evals
+            .values()
+            .filter(|e| !e.terminal())
+            .cloned()
+            .collect();
         evals.sort_by_key(|e| e.create_index);
         self.track(evals.into_iter().map(|e| (*e).clone())).await;
         for node in snap.nodes.values() {
             if node.status != drover_api::NODE_STATUS_DOWN {
-                self.heartbeats.reset(&node.id, self.heartbeats.ttl(snap.nodes.len()));
+                self.heartbeats
+                    .reset(&node.id, self.heartbeats.ttl(snap.nodes.len()));
             }
         }
     }
@@ -128,15 +146,22 @@ impl Server {
     /// Hands evaluations to the broker. A blocked evaluation replaced by a newer one of the
     /// same job is canceled, so a job never waits on two.
     pub(crate) async fn track(&self, evals: impl IntoIterator<Item = Evaluation>) {
-        let canceled: Vec<Evaluation> =
-            evals.into_iter().filter_map(|e| self.broker.enqueue(e)).map(superseded).collect();
+        let canceled: Vec<Evaluation> = evals
+            .into_iter()
+            .filter_map(|e| self.broker.enqueue(e))
+            .map(superseded)
+            .collect();
         self.cancel(canceled).await;
     }
 
     /// Cancels the blocked evaluation of a job that was re-registered or stopped.
     pub(crate) async fn cancel_blocked(&self, namespace: &str, job_id: &str) {
-        let canceled: Vec<Evaluation> =
-            self.broker.forget_blocked(namespace, job_id).into_iter().map(superseded).collect();
+        let canceled: Vec<Evaluation> = self
+            .broker
+            .forget_blocked(namespace, job_id)
+            .into_iter()
+            .map(superseded)
+            .collect();
         self.cancel(canceled).await;
     }
 
@@ -144,7 +169,11 @@ impl Server {
         if evals.is_empty() {
             return;
         }
-        if let Err(e) = self.log.apply(drover_state::Command::EvalUpsert { evals }).await {
+        if let Err(e) = self
+            .log
+            .apply(drover_state::Command::EvalUpsert { evals })
+            .await
+        {
             tracing::warn!(error = %e, "canceling superseded evaluations failed");
         }
     }

@@ -13,7 +13,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::ServerError;
 
-type Request = (Outcome, oneshot::Sender<Result<Vec<Evaluation>, ServerError>>);
+type Request = (
+    Outcome,
+    oneshot::Sender<Result<Vec<Evaluation>, ServerError>>,
+);
 
 /// Where workers submit plans.
 pub(crate) struct PlanQueue {
@@ -28,7 +31,8 @@ impl PlanQueue {
             .send((outcome, done))
             .await
             .map_err(|_| ServerError::Internal("plan applier stopped".into()))?;
-        wait.await.map_err(|_| ServerError::Internal("plan applier stopped".into()))?
+        wait.await
+            .map_err(|_| ServerError::Internal("plan applier stopped".into()))?
     }
 }
 
@@ -40,7 +44,9 @@ pub(crate) fn start(log: Log, mut shutdown: watch::Receiver<bool>) -> PlanQueue 
                 r = rx.recv() => r,
                 _ = shutdown.changed() => None,
             };
-            let Some((outcome, done)) = request else { break };
+            let Some((outcome, done)) = request else {
+                break;
+            };
             let result = apply(&log, outcome).await;
             let _ = done.send(result);
         }
@@ -49,10 +55,18 @@ pub(crate) fn start(log: Log, mut shutdown: watch::Receiver<bool>) -> PlanQueue 
 }
 
 async fn apply(log: &Log, outcome: Outcome) -> Result<Vec<Evaluation>, ServerError> {
-    let Outcome { plan, mut eval, new_evals } = outcome;
+    let Outcome {
+        plan,
+        mut eval,
+        new_evals,
+    } = outcome;
     let snapshot = log.state().snapshot();
-    let stopping: HashSet<&str> =
-        plan.node_update.values().flatten().map(|a| a.id.as_str()).collect();
+    let stopping: HashSet<&str> = plan
+        .node_update
+        .values()
+        .flatten()
+        .map(|a| a.id.as_str())
+        .collect();
     let mut accepted: Vec<Allocation> = Vec::new();
     let mut rejected = 0usize;
     for (node_id, allocs) in &plan.node_allocation {
@@ -105,6 +119,12 @@ async fn apply(log: &Log, outcome: Outcome) -> Result<Vec<Evaluation>, ServerErr
     let mut all_evals = vec![eval];
     all_evals.extend(evals.iter().cloned());
     let stopped: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
-    log.apply(Command::ApplyPlan { allocs: accepted, stopped, evals: all_evals, now }).await?;
+    log.apply(Command::ApplyPlan {
+        allocs: accepted,
+        stopped,
+        evals: all_evals,
+        now,
+    })
+    .await?;
     Ok(evals)
 }

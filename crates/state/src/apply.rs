@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use drover_api::{
-    ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_STOP,
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_PENDING, Evaluation, JOB_STATUS_DEAD,
-    JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_BATCH, Job, NODE_STATUS_DOWN, NodeEvent,
+    ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_STOP, Allocation,
+    EVAL_STATUS_BLOCKED, EVAL_STATUS_PENDING, Evaluation, JOB_STATUS_DEAD, JOB_STATUS_PENDING,
+    JOB_STATUS_RUNNING, JOB_TYPE_BATCH, Job, NODE_STATUS_DOWN, NodeEvent,
 };
 
 use crate::command::Command;
@@ -28,7 +28,13 @@ impl Tables {
                 }
                 touched_jobs.insert(key);
             }
-            Command::JobDeregister { namespace, job_id, purge, eval, now } => {
+            Command::JobDeregister {
+                namespace,
+                job_id,
+                purge,
+                eval,
+                now,
+            } => {
                 let key = (namespace.clone(), job_id.clone());
                 if *purge {
                     self.purge_job(&key);
@@ -52,7 +58,12 @@ impl Tables {
                     touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
                 }
             }
-            Command::ApplyPlan { allocs, stopped, evals, now } => {
+            Command::ApplyPlan {
+                allocs,
+                stopped,
+                evals,
+                now,
+            } => {
                 for alloc in stopped {
                     self.stop_alloc_from_plan(index, alloc, *now);
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
@@ -67,7 +78,7 @@ impl Tables {
                 }
             }
             Command::NodeRegister { node, now } => {
-                let mut node = node.clone();
+                let mut node = (**node).clone();
                 match self.nodes.get(&node.id) {
                     Some(old) => {
                         node.create_index = old.create_index;
@@ -87,7 +98,12 @@ impl Tables {
                 self.nodes.insert(node.id.clone(), Arc::new(node));
                 self.touch(Table::Nodes, index);
             }
-            Command::NodeStatus { node_id, status, evals, now } => {
+            Command::NodeStatus {
+                node_id,
+                status,
+                evals,
+                now,
+            } => {
                 if let Some(old) = self.nodes.get(node_id) {
                     let mut node = (**old).clone();
                     if node.status != *status {
@@ -109,9 +125,15 @@ impl Tables {
                     touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
                 }
             }
-            Command::AllocClientUpdate { updates, evals, now } => {
+            Command::AllocClientUpdate {
+                updates,
+                evals,
+                now,
+            } => {
                 for update in updates {
-                    let Some(old) = self.allocs.get(&update.id) else { continue };
+                    let Some(old) = self.allocs.get(&update.id) else {
+                        continue;
+                    };
                     // A lost allocation stays lost whatever a late client says.
                     if old.client_status == ALLOC_CLIENT_LOST {
                         continue;
@@ -139,9 +161,16 @@ impl Tables {
                     touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
                 }
             }
-            Command::AllocStop { alloc_ids, description, evals, now } => {
+            Command::AllocStop {
+                alloc_ids,
+                description,
+                evals,
+                now,
+            } => {
                 for id in alloc_ids {
-                    let Some(old) = self.allocs.get(id) else { continue };
+                    let Some(old) = self.allocs.get(id) else {
+                        continue;
+                    };
                     let mut alloc = (**old).clone();
                     alloc.desired_status = ALLOC_DESIRED_STOP.to_string();
                     alloc.desired_description = description.clone();
@@ -251,17 +280,19 @@ impl Tables {
         }
         alloc.modify_index = index;
         alloc.alloc_modify_index = index;
-        if !self.allocs.get(&alloc.id).is_some_and(|old| old.client_terminal()) {
+        if !self
+            .allocs
+            .get(&alloc.id)
+            .is_some_and(|old| old.client_terminal())
+        {
             alloc.modify_time = now;
         }
-        if !alloc.previous_allocation.is_empty() {
-            if let Some(prev) = self.allocs.get(&alloc.previous_allocation) {
-                let mut prev = (**prev).clone();
-                prev.next_allocation = alloc.id.clone();
-                prev.modify_index = index;
-                prev.alloc_modify_index = index;
-                self.allocs.insert(prev.id.clone(), Arc::new(prev));
-            }
+        if let Some(prev) = self.allocs.get(&alloc.previous_allocation) {
+            let mut prev = (**prev).clone();
+            prev.next_allocation = alloc.id.clone();
+            prev.modify_index = index;
+            prev.alloc_modify_index = index;
+            self.allocs.insert(prev.id.clone(), Arc::new(prev));
         }
         self.index_alloc(&alloc);
         self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
@@ -269,7 +300,9 @@ impl Tables {
     }
 
     fn stop_alloc_from_plan(&mut self, index: u64, update: &Allocation, now: i64) {
-        let Some(old) = self.allocs.get(&update.id) else { return };
+        let Some(old) = self.allocs.get(&update.id) else {
+            return;
+        };
         let mut alloc = (**old).clone();
         alloc.desired_status = update.desired_status.clone();
         alloc.desired_description = update.desired_description.clone();
@@ -293,25 +326,34 @@ impl Tables {
     /// Nomad's job status: dead once stopped or (for batch) all work finished, running while
     /// anything runs, pending otherwise.
     fn refresh_job_status(&mut self, index: u64, key: &JobKey) {
-        let Some(job) = self.jobs.get(key).cloned() else { return };
+        let Some(job) = self.jobs.get(key).cloned() else {
+            return;
+        };
         let allocs = self.allocs_by_job(&key.0, &key.1);
         let evals = self.evals_by_job(&key.0, &key.1);
         let pending_evals = evals
             .iter()
             .any(|e| e.status == EVAL_STATUS_PENDING || e.status == EVAL_STATUS_BLOCKED);
         let live_allocs = allocs.iter().any(|a| !a.terminal());
-        let running = allocs.iter().any(|a| {
-            !a.terminal() && a.client_status == ALLOC_CLIENT_RUNNING
-        });
+        let running = allocs
+            .iter()
+            .any(|a| !a.terminal() && a.client_status == ALLOC_CLIENT_RUNNING);
         let status = if job.stop && !live_allocs {
             JOB_STATUS_DEAD
-        } else if running || (live_allocs && job.r#type != JOB_TYPE_BATCH && !allocs.is_empty())
-        {
+        } else if running || (live_allocs && job.r#type != JOB_TYPE_BATCH && !allocs.is_empty()) {
             JOB_STATUS_RUNNING
         } else if live_allocs || pending_evals {
-            if allocs.is_empty() { JOB_STATUS_PENDING } else { JOB_STATUS_RUNNING }
+            if allocs.is_empty() {
+                JOB_STATUS_PENDING
+            } else {
+                JOB_STATUS_RUNNING
+            }
         } else if allocs.is_empty() {
-            if job.stop { JOB_STATUS_DEAD } else { JOB_STATUS_PENDING }
+            if job.stop {
+                JOB_STATUS_DEAD
+            } else {
+                JOB_STATUS_PENDING
+            }
         } else {
             JOB_STATUS_DEAD
         };
@@ -320,12 +362,13 @@ impl Tables {
             job.status = status.to_string();
             job.modify_index = index;
             let job = Arc::new(job);
-            if let Some(versions) = self.job_versions.get_mut(key) {
-                if let Some(first) = versions.first_mut() {
-                    if first.version == job.version {
-                        *first = job.clone();
-                    }
-                }
+            if let Some(first) = self
+                .job_versions
+                .get_mut(key)
+                .and_then(|v| v.first_mut())
+                .filter(|first| first.version == job.version)
+            {
+                *first = job.clone();
             }
             self.jobs.insert(key.clone(), job);
             self.touch(Table::Jobs, index);

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Registers a new job or a new version of one, with the evaluation it triggers.
-    JobRegister { job: Job, eval: Option<Evaluation>, now: i64 },
+    JobRegister {
+        job: Box<Job>,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
     /// Stops a job (`purge` also deletes it and its allocations and evaluations).
     JobDeregister {
         namespace: String,
@@ -30,11 +34,25 @@ pub enum Command {
         now: i64,
     },
     /// A client registered (or re-registered) its node.
-    NodeRegister { node: Node, now: i64 },
+    NodeRegister { node: Box<Node>, now: i64 },
     /// A node's status changed (e.g. it missed its heartbeats), with the evaluations to run.
-    NodeStatus { node_id: String, status: String, evals: Vec<Evaluation>, now: i64 },
+    NodeStatus {
+        node_id: String,
+        status: String,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
     /// A client reported on its allocations, with the evaluations that triggers.
-    AllocClientUpdate { updates: Vec<AllocClientUpdate>, evals: Vec<Evaluation>, now: i64 },
+    AllocClientUpdate {
+        updates: Vec<AllocClientUpdate>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
     /// Operator asked to stop allocations.
-    AllocStop { alloc_ids: Vec<String>, description: String, evals: Vec<Evaluation>, now: i64 },
+    AllocStop {
+        alloc_ids: Vec<String>,
+        description: String,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
 }

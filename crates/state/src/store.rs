@@ -36,7 +36,10 @@ impl StateStore {
     pub fn from_tables(mut tables: Tables) -> Self {
         tables.rebuild_indexes();
         let (index, _) = watch::channel(tables.index);
-        StateStore { tables: RwLock::new(Arc::new(tables)), index }
+        StateStore {
+            tables: RwLock::new(Arc::new(tables)),
+            index,
+        }
     }
 
     /// Applies a committed command. Only the log calls this.
@@ -50,7 +53,12 @@ impl StateStore {
 
     /// A consistent view of the current state. Cheap: shares the tables until the next write.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot(self.tables.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Snapshot(
+            self.tables
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 
     /// The index of the last applied command.
@@ -79,12 +87,23 @@ impl StateStore {
     }
 
     /// Waits on the given tables (see [`StateStore::block`]).
-    pub async fn block_on_tables(&self, tables: &[Table], min_index: u64, wait: Duration) -> Snapshot {
-        self.block(min_index, wait, |t| table_index(t, tables)).await
+    pub async fn block_on_tables(
+        &self,
+        tables: &[Table],
+        min_index: u64,
+        wait: Duration,
+    ) -> Snapshot {
+        self.block(min_index, wait, |t| table_index(t, tables))
+            .await
     }
 }
 
 /// The highest index among `tables`, or 1 for an empty store so readers never see 0.
 pub fn table_index(t: &Tables, tables: &[Table]) -> u64 {
-    tables.iter().map(|&tb| t.table_index[tb as usize]).max().unwrap_or(0).max(1)
+    tables
+        .iter()
+        .map(|&tb| t.table_index[tb as usize])
+        .max()
+        .unwrap_or(0)
+        .max(1)
 }

@@ -68,7 +68,10 @@ impl Tables {
             .entry((alloc.namespace.clone(), alloc.job_id.clone()))
             .or_default()
             .insert(alloc.id.clone());
-        self.allocs_by_node.entry(alloc.node_id.clone()).or_default().insert(alloc.id.clone());
+        self.allocs_by_node
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .insert(alloc.id.clone());
     }
 
     pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
@@ -116,6 +119,10 @@ impl Tables {
         if let Some(a) = self.allocs.get(prefix) {
             return vec![a.clone()];
         }
-        self.allocs.values().filter(|a| a.id.starts_with(prefix)).cloned().collect()
+        self.allocs
+            .values()
+            .filter(|a| a.id.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }

@@ -54,8 +54,14 @@ impl Agent {
 
     fn spawn(bin: &Path, dir: &Path, port: u16, data_dir: PathBuf, args: Vec<String>) -> Agent {
         let log_path = dir.join(format!("agent-{port}.log"));
-        let mut agent =
-            Agent { child: None, port, data_dir, log_path, bin: bin.to_path_buf(), args };
+        let mut agent = Agent {
+            child: None,
+            port,
+            data_dir,
+            log_path,
+            bin: bin.to_path_buf(),
+            args,
+        };
         agent.launch();
         agent
     }
@@ -84,7 +90,11 @@ impl Agent {
 
     /// An API client for this agent.
     pub fn client(&self) -> Client {
-        Client::new(ClientConfig { address: self.addr(), ..Default::default() }).expect("client")
+        Client::new(ClientConfig {
+            address: self.addr(),
+            ..Default::default()
+        })
+        .expect("client")
     }
 
     /// Waits until the agent answers and (if it runs a client) its node is ready.

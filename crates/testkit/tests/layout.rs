@@ -16,11 +16,38 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("drover-drivers", &["drover-api"][..]),
         (
             "drover-server",
-            &["drover-api", "drover-acl", "drover-identity", "drover-state", "drover-raft", "drover-scheduler"][..],
+            &[
+                "drover-api",
+                "drover-acl",
+                "drover-identity",
+                "drover-state",
+                "drover-raft",
+                "drover-scheduler",
+            ][..],
         ),
-        ("drover-client", &["drover-api", "drover-identity", "drover-drivers", "drover-template", "drover-vault"][..]),
-        ("drover-http", &["drover-api", "drover-jobspec", "drover-server", "drover-state"][..]),
-        ("drover-cli", &["drover-api", "drover-jobspec", "drover-agent"][..]),
+        (
+            "drover-client",
+            &[
+                "drover-api",
+                "drover-identity",
+                "drover-drivers",
+                "drover-template",
+                "drover-vault",
+            ][..],
+        ),
+        (
+            "drover-http",
+            &[
+                "drover-api",
+                "drover-jobspec",
+                "drover-server",
+                "drover-state",
+            ][..],
+        ),
+        (
+            "drover-cli",
+            &["drover-api", "drover-jobspec", "drover-agent"][..],
+        ),
     ])
 }
 
@@ -31,13 +58,19 @@ fn crates_depend_only_on_what_the_design_allows() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata json");
     let rules = allowed();
     let mut violations = Vec::new();
     for package in meta["packages"].as_array().expect("packages") {
         let name = package["name"].as_str().unwrap_or_default();
-        let Some(allowed) = rules.get(name) else { continue };
+        let Some(allowed) = rules.get(name) else {
+            continue;
+        };
         let allowed: BTreeSet<&str> = allowed.iter().copied().collect();
         for dep in package["dependencies"].as_array().into_iter().flatten() {
             let dep_name = dep["name"].as_str().unwrap_or_default();
@@ -50,5 +83,8 @@ fn crates_depend_only_on_what_the_design_allows() {
             violations.push(format!("{name} has no Apache-2.0 license field"));
         }
     }
-    assert!(violations.is_empty(), "dependencies the design forbids: {violations:?}");
+    assert!(
+        violations.is_empty(),
+        "dependencies the design forbids: {violations:?}"
+    );
 }

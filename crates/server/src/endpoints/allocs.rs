@@ -27,7 +27,9 @@ impl Server {
         let mut jobs: BTreeSet<(String, String)> = BTreeSet::new();
         let mut freed = false;
         for update in request.allocs {
-            let Some(alloc) = snapshot.allocs.get(&update.id) else { continue };
+            let Some(alloc) = snapshot.allocs.get(&update.id) else {
+                continue;
+            };
             if alloc.node_id != request.node_id {
                 return Err(ServerError::Forbidden(format!(
                     "allocation {} is not on node {}",
@@ -35,10 +37,16 @@ impl Server {
                 )));
             }
             let became_terminal = !alloc.client_terminal()
-                && matches!(update.client_status.as_str(), ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED);
+                && matches!(
+                    update.client_status.as_str(),
+                    ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED
+                );
             if became_terminal {
                 freed = true;
-                let service = alloc.job.as_ref().is_some_and(|j| j.r#type == JOB_TYPE_SERVICE);
+                let service = alloc
+                    .job
+                    .as_ref()
+                    .is_some_and(|j| j.r#type == JOB_TYPE_SERVICE);
                 let wanted = !alloc.server_terminal();
                 if wanted && (update.client_status == ALLOC_CLIENT_FAILED || service) {
                     jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
@@ -51,13 +59,24 @@ impl Server {
             .filter_map(|(ns, id)| {
                 let job = snapshot.job(&ns, &id)?;
                 (!job.stop).then(|| {
-                    new_eval(&ns, &id, job.priority, &job.r#type, trigger::ALLOC_FAILURE, now)
+                    new_eval(
+                        &ns,
+                        &id,
+                        job.priority,
+                        &job.r#type,
+                        trigger::ALLOC_FAILURE,
+                        now,
+                    )
                 })
             })
             .collect();
         let index = self
             .log
-            .apply(Command::AllocClientUpdate { updates, evals: evals.clone(), now })
+            .apply(Command::AllocClientUpdate {
+                updates,
+                evals: evals.clone(),
+                now,
+            })
             .await?;
         self.track(evals).await;
         if freed {
@@ -73,10 +92,20 @@ impl Server {
             .allocs
             .get(alloc_id)
             .ok_or_else(|| ServerError::NotFound("alloc not found".into()))?;
-        let (priority, kind) =
-            alloc.job.as_ref().map(|j| (j.priority, j.r#type.clone())).unwrap_or((50, String::new()));
+        let (priority, kind) = alloc
+            .job
+            .as_ref()
+            .map(|j| (j.priority, j.r#type.clone()))
+            .unwrap_or((50, String::new()));
         let now = drover_api::time::now_unix_nano();
-        let eval = new_eval(&alloc.namespace, &alloc.job_id, priority, &kind, trigger::ALLOC_STOP, now);
+        let eval = new_eval(
+            &alloc.namespace,
+            &alloc.job_id,
+            priority,
+            &kind,
+            trigger::ALLOC_STOP,
+            now,
+        );
         let index = self
             .log
             .apply(Command::AllocStop {
@@ -87,6 +116,9 @@ impl Server {
             })
             .await?;
         self.track([eval.clone()]).await;
-        Ok(AllocStopResponse { eval_id: eval.id, index })
+        Ok(AllocStopResponse {
+            eval_id: eval.id,
+            index,
+        })
     }
 }

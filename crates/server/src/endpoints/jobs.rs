@@ -34,7 +34,11 @@ impl Server {
             return Err(ServerError::BadRequest(format!(
                 "{} error(s) occurred:\n\n{}",
                 errors.len(),
-                errors.iter().map(|e| format!("* {e}")).collect::<Vec<_>>().join("\n")
+                errors
+                    .iter()
+                    .map(|e| format!("* {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )));
         }
         let snapshot = self.state().snapshot();
@@ -63,8 +67,14 @@ impl Server {
         );
         self.cancel_blocked(&job.namespace, &job.id).await;
         let (namespace, id) = (job.namespace.clone(), job.id.clone());
-        let index =
-            self.log.apply(Command::JobRegister { job, eval: Some(eval.clone()), now }).await?;
+        let index = self
+            .log
+            .apply(Command::JobRegister {
+                job: Box::new(job),
+                eval: Some(eval.clone()),
+                now,
+            })
+            .await?;
         self.track([eval.clone()]).await;
         let job_modify_index = self
             .state()
@@ -95,8 +105,14 @@ impl Server {
             .job(namespace, job_id)
             .ok_or_else(|| ServerError::NotFound("job not found".into()))?;
         let now = drover_api::time::now_unix_nano();
-        let eval =
-            new_eval(namespace, job_id, job.priority, &job.r#type, trigger::JOB_DEREGISTER, now);
+        let eval = new_eval(
+            namespace,
+            job_id,
+            job.priority,
+            &job.r#type,
+            trigger::JOB_DEREGISTER,
+            now,
+        );
         self.cancel_blocked(namespace, job_id).await;
         // A purged job's allocations stay until its evaluation has stopped them on their
         // clients; only the job and its versions go now.

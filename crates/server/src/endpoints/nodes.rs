@@ -16,10 +16,14 @@ impl Server {
             return Err(ServerError::BadRequest("node SecretID is required".into()));
         }
         let snapshot = self.state().snapshot();
-        if let Some(existing) = snapshot.nodes.get(&node.id) {
-            if existing.secret_id != node.secret_id {
-                return Err(ServerError::Forbidden("node secret ID does not match".into()));
-            }
+        if snapshot
+            .nodes
+            .get(&node.id)
+            .is_some_and(|n| n.secret_id != node.secret_id)
+        {
+            return Err(ServerError::Forbidden(
+                "node secret ID does not match".into(),
+            ));
         }
         if node.status.is_empty() {
             node.status = NODE_STATUS_READY.to_string();
@@ -30,16 +34,28 @@ impl Server {
         if node.node_pool.is_empty() {
             node.node_pool = "default".to_string();
         }
-        let was_ready = snapshot.nodes.get(&node.id).is_some_and(|n| n.status == NODE_STATUS_READY);
+        let was_ready = snapshot
+            .nodes
+            .get(&node.id)
+            .is_some_and(|n| n.status == NODE_STATUS_READY);
         let node_id = node.id.clone();
         let now = drover_api::time::now_unix_nano();
-        let index = self.log.apply(Command::NodeRegister { node, now }).await?;
+        let index = self
+            .log
+            .apply(Command::NodeRegister {
+                node: Box::new(node),
+                now,
+            })
+            .await?;
         let ttl = self.heartbeats.ttl(self.state().snapshot().nodes.len());
         self.heartbeats.reset(&node_id, ttl);
         if !was_ready {
             self.broker.unblock_all();
         }
-        Ok(NodeUpdateResponse { heartbeat_ttl: ttl.as_nanos() as i64, index })
+        Ok(NodeUpdateResponse {
+            heartbeat_ttl: ttl.as_nanos() as i64,
+            index,
+        })
     }
 
     /// `PUT /v1/internal/node/:id/heartbeat`. A node the server marked down comes back ready.
@@ -64,7 +80,10 @@ impl Server {
         }
         let ttl = self.heartbeats.ttl(self.state().snapshot().nodes.len());
         self.heartbeats.reset(node_id, ttl);
-        Ok(NodeUpdateResponse { heartbeat_ttl: ttl.as_nanos() as i64, index })
+        Ok(NodeUpdateResponse {
+            heartbeat_ttl: ttl.as_nanos() as i64,
+            index,
+        })
     }
 
     /// Checks a node's secret; 404 if the server does not know the node (it must register).
