@@ -20,6 +20,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --quiet
-cargo test --workspace 2>&1 | tee target/test-output.txt
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # One summary line for CI: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt

@@ -241,13 +241,18 @@ fn locate(src: &str, filename: &str, message: &str) -> String {
             }
         }
     }
-    if let Some(pos) = message.find("line ") {
-        let line: String = message[pos + 5..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
+    // hcl's syntax errors read "… in line L, column C … = what was expected".
+    if let Some(pos) = message.find("in line ") {
+        let rest = &message[pos + 8..];
+        let line: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let column: String = rest
+            .split("column ")
+            .nth(1)
+            .map(|c| c.chars().take_while(|c| c.is_ascii_digit()).collect())
+            .unwrap_or_default();
+        let what = message.rsplit("= ").next().unwrap_or(&message).trim();
         if !line.is_empty() {
-            return format!("{filename}:{line}: {message}");
+            return format!("{filename}:{line}:{column}: {what}");
         }
     }
     format!("{filename}: {message}")
@@ -426,8 +431,16 @@ mod tests {
             data_dir = "/var/lib/drover"
             name = "alpha"
             ports { http = 5656 }
-            server { enabled = true  heartbeat_grace = "2s" }
-            client { enabled = true  meta { rack = "r1" } }
+            server {
+              enabled         = true
+              heartbeat_grace = "2s"
+            }
+            client {
+              enabled = true
+              meta {
+                rack = "r1"
+              }
+            }
             acl { enabled = true }
             "#,
             "agent.hcl",
@@ -459,6 +472,14 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("agent.hcl:4:"), "{msg}");
         assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let err = parse("server { enabled = true  bogus = 1 }\n", "agent.hcl").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("agent.hcl:1:"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
     }
 
     #[test]
