@@ -28,9 +28,8 @@ async fn allocs_of(client: &Client, job: &str) -> Vec<AllocListStub> {
 }
 
 async fn log_of(agent: &Agent, alloc: &str, task: &str, kind: &str) -> String {
-    let (code, out, err) = cli(
-        &bin(),
-        &agent.addr(),
+    let (code, out, err) = drover(
+        agent,
         &[
             "alloc",
             "logs",
@@ -47,6 +46,19 @@ async fn log_of(agent: &Agent, alloc: &str, task: &str, kind: &str) -> String {
         return format!("<error {code}: {err}>");
     }
     out
+}
+
+/// A ready `-dev` agent with its own directory.
+async fn dev_agent() -> (tempfile::TempDir, Agent) {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    (dir, agent)
+}
+
+/// Runs the CLI against `agent`: (exit code, stdout, stderr).
+fn drover(agent: &Agent, args: &[&str]) -> (i32, String, String) {
+    cli(&bin(), &agent.addr(), args)
 }
 
 fn shell_job(id: &str, kind: &str, script: &str) -> Job {
@@ -90,14 +102,8 @@ fn pid_alive(pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readme_batch_job_completes_and_logs_its_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
-    let (code, out, err) = cli(
-        &bin(),
-        &agent.addr(),
-        &["job", "run", &example("hello.nomad.hcl")],
-    );
+    let (_dir, agent) = dev_agent().await;
+    let (code, out, err) = drover(&agent, &["job", "run", &example("hello.nomad.hcl")]);
     assert_eq!(code, 0, "job run failed: {out}\n{err}\n{}", agent.log());
     assert!(out.contains("Monitoring evaluation"), "{out}");
     let client = agent.client();
@@ -119,21 +125,15 @@ async fn readme_batch_job_completes_and_logs_its_environment() {
     );
     assert!(log.contains("NOMAD_JOB_NAME=hello"), "{log}");
     assert!(log.contains("NOMAD_TASK_NAME=say"), "{log}");
-    let (code, out, _) = cli(&bin(), &agent.addr(), &["job", "status", "hello"]);
+    let (code, out, _) = drover(&agent, &["job", "status", "hello"]);
     assert_eq!(code, 0);
     assert!(out.contains("dead"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn service_with_dynamic_port_listens_on_its_port() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
-    let (code, out, err) = cli(
-        &bin(),
-        &agent.addr(),
-        &["job", "run", &example("web.nomad.hcl")],
-    );
+    let (_dir, agent) = dev_agent().await;
+    let (code, out, err) = drover(&agent, &["job", "run", &example("web.nomad.hcl")]);
     assert_eq!(code, 0, "{out}\n{err}");
     let client = agent.client();
     let alloc = eventually(Duration::from_secs(30), || async {
@@ -163,7 +163,7 @@ async fn service_with_dynamic_port_listens_on_its_port() {
     })
     .await;
     assert!(body.contains("Directory listing"), "{body}");
-    let (code, _, _) = cli(&bin(), &agent.addr(), &["job", "stop", "web"]);
+    let (code, _, _) = drover(&agent, &["job", "stop", "web"]);
     assert_eq!(code, 0);
     eventually(Duration::from_secs(20), || async {
         reqwest::get(format!("http://127.0.0.1:{port}/"))
@@ -176,9 +176,7 @@ async fn service_with_dynamic_port_listens_on_its_port() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crashing_task_restarts_then_fails_and_is_rescheduled() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
+    let (_dir, agent) = dev_agent().await;
     let mut job = shell_job("crash", "batch", "echo boom; exit 3");
     let group = &mut job.task_groups[0];
     group.restart_policy = Some(RestartPolicy {
@@ -235,9 +233,7 @@ async fn crashing_task_restarts_then_fails_and_is_rescheduled() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn job_stop_kills_the_whole_process_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
+    let (dir, agent) = dev_agent().await;
     let pids = dir.path().join("pids");
     let script = format!(
         "sleep 300 & echo $! > {p}.child; echo $$ > {p}.parent; wait",
@@ -258,7 +254,7 @@ async fn job_stop_kills_the_whole_process_group() {
     })
     .await;
     assert!(pid_alive(parent) && pid_alive(child));
-    let (code, out, err) = cli(&bin(), &agent.addr(), &["job", "stop", "group"]);
+    let (code, out, err) = drover(&agent, &["job", "stop", "group"]);
     assert_eq!(code, 0, "{out}{err}");
     eventually(Duration::from_secs(20), || async {
         (!pid_alive(parent) && !pid_alive(child)).then_some(())
@@ -278,9 +274,7 @@ async fn job_stop_kills_the_whole_process_group() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn agent_restart_keeps_tasks_running_and_tracked() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
+    let (dir, mut agent) = dev_agent().await;
     let pidfile = dir.path().join("task.pid");
     let script = format!("echo $$ > {}; exec sleep 300", pidfile.display());
     let client = agent.client();
@@ -326,7 +320,7 @@ async fn agent_restart_keeps_tasks_running_and_tracked() {
         .count();
     assert_eq!(running, 1, "the task must not be started twice");
     // And the re-attached task is still controlled: stopping the job kills it.
-    let (code, _, _) = cli(&bin(), &agent.addr(), &["job", "stop", "survivor"]);
+    let (code, _, _) = drover(&agent, &["job", "stop", "survivor"]);
     assert_eq!(code, 0);
     eventually(Duration::from_secs(20), || async {
         (!pid_alive(pid)).then_some(())
@@ -336,16 +330,10 @@ async fn agent_restart_keeps_tasks_running_and_tracked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_clear_errors_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::dev(&bin(), dir.path());
-    agent.wait_ready().await;
+    let (dir, agent) = dev_agent().await;
     let bad = dir.path().join("bad.nomad.hcl");
     std::fs::write(&bad, "job \"x\" {\n  group \"g\" {\n    cont = 1\n    task \"t\" { driver = \"raw_exec\" }\n  }\n}\n").unwrap();
-    let (code, out, err) = cli(
-        &bin(),
-        &agent.addr(),
-        &["job", "run", &bad.display().to_string()],
-    );
+    let (code, out, err) = drover(&agent, &["job", "run", &bad.display().to_string()]);
     assert_eq!(code, 1, "{out}");
     assert!(
         err.contains("bad.nomad.hcl:3:"),

@@ -4,24 +4,21 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use drover_state::Table;
 
-use crate::query::{Params, blocking, json_with_index, server, table_index};
+use crate::query::{Params, json_with_index, read_list, read_one, server};
 use crate::{ApiError, AppState};
 
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Allocs], &params).await;
-    let mut allocs: Vec<_> = snap
-        .allocs
-        .values()
-        .filter(|a| a.namespace == params.namespace || params.namespace == "*")
-        .filter(|a| a.id.starts_with(&params.prefix))
-        .collect();
-    allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-    let stubs: Vec<_> = allocs.iter().map(|a| a.stub()).collect();
-    Ok(json_with_index(
-        &stubs,
-        table_index(&snap, &[Table::Allocs]),
-    ))
+    read_list(&state, &[Table::Allocs], &params, |t| {
+        let mut allocs: Vec<_> = t
+            .allocs
+            .values()
+            .filter(|a| a.namespace == params.namespace || params.namespace == "*")
+            .filter(|a| a.id.starts_with(&params.prefix))
+            .collect();
+        allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
+        allocs.iter().map(|a| a.stub()).collect()
+    })
+    .await
 }
 
 pub async fn read(
@@ -29,16 +26,10 @@ pub async fn read(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Allocs], &params).await;
-    let alloc = snap
-        .allocs
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("alloc not found"))?;
-    Ok(json_with_index(
-        &**alloc,
-        table_index(&snap, &[Table::Allocs]),
-    ))
+    read_one(&state, &[Table::Allocs], &params, "alloc not found", |t| {
+        t.allocs.get(&id).cloned()
+    })
+    .await
 }
 
 pub async fn stop(

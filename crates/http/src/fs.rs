@@ -12,7 +12,7 @@ use crate::{ApiError, AppState, LogKind, LogOrigin, forward};
 
 /// Finds the directory of a local allocation, or answers by asking the node that runs it.
 enum Located {
-    Local(std::path::PathBuf),
+    Local(std::path::PathBuf, std::sync::Arc<dyn crate::ClientFs>),
     Remote(Response),
 }
 
@@ -21,8 +21,10 @@ async fn locate(
     alloc_id: &str,
     uri: &axum::http::Uri,
 ) -> Result<Located, ApiError> {
-    if let Some(dir) = state.client.as_ref().and_then(|c| c.alloc_dir(alloc_id)) {
-        return Ok(Located::Local(dir));
+    if let Some(client) = &state.client
+        && let Some(dir) = client.alloc_dir(alloc_id)
+    {
+        return Ok(Located::Local(dir, client.clone()));
     }
     let Some(server) = &state.server else {
         return Err(ApiError::not_found(format!(
@@ -59,14 +61,10 @@ pub async fn logs(
     params: Params,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let dir = match locate(&state, &alloc_id, &uri).await? {
-        Located::Local(dir) => dir,
+    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
-    let client = state
-        .client
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("no client"))?;
     let task = params
         .get("task")
         .filter(|t| !t.is_empty())
@@ -131,14 +129,10 @@ pub async fn ls(
     params: Params,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let dir = match locate(&state, &alloc_id, &uri).await? {
-        Located::Local(dir) => dir,
+    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
-    let client = state
-        .client
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("no client"))?;
     let entries = client.ls(&dir, params.get("path").unwrap_or("/"))?;
     Ok(axum::Json(entries).into_response())
 }
@@ -149,14 +143,10 @@ pub async fn cat(
     params: Params,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let dir = match locate(&state, &alloc_id, &uri).await? {
-        Located::Local(dir) => dir,
+    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+        Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
-    let client = state
-        .client
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("no client"))?;
     let path = params
         .get("path")
         .ok_or_else(|| ApiError::bad_request("must provide a file path"))?;

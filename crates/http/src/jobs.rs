@@ -12,22 +12,21 @@ use drover_api::{
 use drover_state::{Table, Tables};
 
 use crate::body::JsonBody;
-use crate::query::{Params, blocking, json_with_index, server, table_index};
+use crate::query::{Params, json_with_index, read_list, read_one, server};
 use crate::{ApiError, AppState};
 
 const JOB_TABLES: &[Table] = &[Table::Jobs, Table::Allocs];
 
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, JOB_TABLES, &params).await;
-    let stubs: Vec<_> = snap
-        .jobs
-        .values()
-        .filter(|j| j.namespace == params.namespace || params.namespace == "*")
-        .filter(|j| j.id.starts_with(&params.prefix))
-        .map(|j| j.stub(Some(summary_of(&snap, &j.namespace, &j.id))))
-        .collect();
-    Ok(json_with_index(&stubs, table_index(&snap, JOB_TABLES)))
+    read_list(&state, JOB_TABLES, &params, |t| {
+        t.jobs
+            .values()
+            .filter(|j| j.namespace == params.namespace || params.namespace == "*")
+            .filter(|j| j.id.starts_with(&params.prefix))
+            .map(|j| j.stub(Some(summary_of(t, &j.namespace, &j.id))))
+            .collect()
+    })
+    .await
 }
 
 pub async fn register(
@@ -75,12 +74,10 @@ pub async fn read(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Jobs], &params).await;
-    let job = snap
-        .job(&params.namespace, &id)
-        .ok_or_else(|| ApiError::not_found("job not found"))?;
-    Ok(json_with_index(&**job, table_index(&snap, &[Table::Jobs])))
+    read_one(&state, &[Table::Jobs], &params, "job not found", |t| {
+        t.job(&params.namespace, &id).cloned()
+    })
+    .await
 }
 
 pub async fn deregister(
@@ -100,23 +97,19 @@ pub async fn allocations(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Allocs], &params).await;
     let all = params.flag("all");
-    let current = snap.job(&params.namespace, &id).map(|j| j.create_index);
-    let stubs: Vec<_> = snap
-        .allocs_by_job(&params.namespace, &id)
-        .iter()
-        // Without `all`, allocations of an earlier job with the same ID are hidden.
-        .filter(|a| {
-            all || current.is_none_or(|ci| a.job.as_ref().is_none_or(|j| j.create_index == ci))
-        })
-        .map(|a| a.stub())
-        .collect();
-    Ok(json_with_index(
-        &stubs,
-        table_index(&snap, &[Table::Allocs]),
-    ))
+    read_list(&state, &[Table::Allocs], &params, |t| {
+        let current = t.job(&params.namespace, &id).map(|j| j.create_index);
+        t.allocs_by_job(&params.namespace, &id)
+            .iter()
+            // Without `all`, allocations of an earlier job with the same ID are hidden.
+            .filter(|a| {
+                all || current.is_none_or(|ci| a.job.as_ref().is_none_or(|j| j.create_index == ci))
+            })
+            .map(|a| a.stub())
+            .collect()
+    })
+    .await
 }
 
 pub async fn evaluations(
@@ -124,14 +117,13 @@ pub async fn evaluations(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Evals], &params).await;
-    let evals: Vec<_> = snap
-        .evals_by_job(&params.namespace, &id)
-        .iter()
-        .map(|e| (**e).clone())
-        .collect();
-    Ok(json_with_index(&evals, table_index(&snap, &[Table::Evals])))
+    read_list(&state, &[Table::Evals], &params, |t| {
+        t.evals_by_job(&params.namespace, &id)
+            .iter()
+            .map(|e| (**e).clone())
+            .collect()
+    })
+    .await
 }
 
 pub async fn versions(
@@ -139,18 +131,14 @@ pub async fn versions(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Jobs], &params).await;
-    let versions = snap
-        .job_versions
-        .get(&(params.namespace.clone(), id))
-        .ok_or_else(|| ApiError::not_found("job not found"))?;
-    let index = table_index(&snap, &[Table::Jobs]);
-    let body = JobVersionsResponse {
-        versions: versions.iter().map(|j| (**j).clone()).collect(),
-        index,
-    };
-    Ok(json_with_index(&body, index))
+    read_one(&state, &[Table::Jobs], &params, "job not found", |t| {
+        let versions = t.job_versions.get(&(params.namespace.clone(), id))?;
+        Some(JobVersionsResponse {
+            versions: versions.iter().map(|j| (**j).clone()).collect(),
+            index: t.table_index[Table::Jobs as usize],
+        })
+    })
+    .await
 }
 
 pub async fn summary(
@@ -158,15 +146,11 @@ pub async fn summary(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, JOB_TABLES, &params).await;
-    if snap.job(&params.namespace, &id).is_none() {
-        return Err(ApiError::not_found("job not found"));
-    }
-    Ok(json_with_index(
-        &summary_of(&snap, &params.namespace, &id),
-        table_index(&snap, JOB_TABLES),
-    ))
+    read_one(&state, JOB_TABLES, &params, "job not found", |t| {
+        t.job(&params.namespace, &id)?;
+        Some(summary_of(t, &params.namespace, &id))
+    })
+    .await
 }
 
 /// Allocation counts per group, derived from the allocations themselves.

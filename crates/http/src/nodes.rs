@@ -4,19 +4,18 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use drover_state::Table;
 
-use crate::query::{Params, blocking, json_with_index, server, table_index};
+use crate::query::{Params, read_list, read_one};
 use crate::{ApiError, AppState};
 
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Nodes], &params).await;
-    let stubs: Vec<_> = snap
-        .nodes
-        .values()
-        .filter(|n| n.id.starts_with(&params.prefix))
-        .map(|n| n.stub())
-        .collect();
-    Ok(json_with_index(&stubs, table_index(&snap, &[Table::Nodes])))
+    read_list(&state, &[Table::Nodes], &params, |t| {
+        t.nodes
+            .values()
+            .filter(|n| n.id.starts_with(&params.prefix))
+            .map(|n| n.stub())
+            .collect()
+    })
+    .await
 }
 
 pub async fn read(
@@ -24,16 +23,10 @@ pub async fn read(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Nodes], &params).await;
-    let node = snap
-        .nodes
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("node not found"))?;
-    Ok(json_with_index(
-        &node.sanitized(),
-        table_index(&snap, &[Table::Nodes]),
-    ))
+    read_one(&state, &[Table::Nodes], &params, "node not found", |t| {
+        t.nodes.get(&id).map(|n| n.sanitized())
+    })
+    .await
 }
 
 pub async fn allocations(
@@ -41,16 +34,14 @@ pub async fn allocations(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let server = server(&state)?;
-    let snap = blocking(server, &[Table::Allocs], &params).await;
-    let mut allocs: Vec<_> = snap
-        .allocs_by_node(&id)
-        .iter()
-        .map(|a| (**a).clone())
-        .collect();
-    allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-    Ok(json_with_index(
-        &allocs,
-        table_index(&snap, &[Table::Allocs]),
-    ))
+    read_list(&state, &[Table::Allocs], &params, |t| {
+        let mut allocs: Vec<_> = t
+            .allocs_by_node(&id)
+            .iter()
+            .map(|a| (**a).clone())
+            .collect();
+        allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
+        allocs
+    })
+    .await
 }

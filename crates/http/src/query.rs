@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use drover_server::Server;
-use drover_state::{Snapshot, Table};
+use drover_state::{Snapshot, Table, Tables};
 use serde::Serialize;
 
 use crate::{ApiError, AppState};
@@ -132,7 +132,7 @@ pub fn server(state: &AppState) -> Result<&Arc<Server>, ApiError> {
 }
 
 /// Waits as the query asks on `tables`, then returns the snapshot to answer from.
-pub async fn blocking(server: &Server, tables: &[Table], params: &Params) -> Snapshot {
+async fn blocking(server: &Server, tables: &[Table], params: &Params) -> Snapshot {
     server
         .state()
         .block_on_tables(tables, params.index, params.wait)
@@ -140,8 +140,33 @@ pub async fn blocking(server: &Server, tables: &[Table], params: &Params) -> Sna
 }
 
 /// The index to report for `tables`.
-pub fn table_index(snapshot: &Snapshot, tables: &[Table]) -> u64 {
+fn table_index(snapshot: &Snapshot, tables: &[Table]) -> u64 {
     drover_state::table_index_of(snapshot, tables)
+}
+
+/// Answers a read of one object after waiting as the query asks on `tables`; 404 with
+/// `missing` when `find` yields nothing.
+pub async fn read_one<T: Serialize>(
+    state: &AppState,
+    tables: &[Table],
+    params: &Params,
+    missing: &str,
+    find: impl FnOnce(&Tables) -> Option<T>,
+) -> Result<Response, ApiError> {
+    let snap = blocking(server(state)?, tables, params).await;
+    let value = find(&snap).ok_or_else(|| ApiError::not_found(missing))?;
+    Ok(json_with_index(&value, table_index(&snap, tables)))
+}
+
+/// Answers a listing after waiting as the query asks on `tables`.
+pub async fn read_list<T: Serialize>(
+    state: &AppState,
+    tables: &[Table],
+    params: &Params,
+    list: impl FnOnce(&Tables) -> Vec<T>,
+) -> Result<Response, ApiError> {
+    let snap = blocking(server(state)?, tables, params).await;
+    Ok(json_with_index(&list(&snap), table_index(&snap, tables)))
 }
 
 /// A JSON answer with `X-Nomad-Index`, `X-Nomad-KnownLeader` and `X-Nomad-LastContact`.
