@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
 const SNAPSHOT_KEY: &str = "latest";
-/// Entries written between snapshots.
-const SNAPSHOT_EVERY: u64 = 8192;
+/// Entries written between snapshots, unless [`Log::open_with`] says otherwise.
+pub const SNAPSHOT_EVERY: u64 = 8192;
 /// Most commands committed in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -49,6 +49,11 @@ pub struct Log {
 impl Log {
     /// Opens (or creates) the log at `path`, restores state from it, and starts the writer.
     pub fn open(path: &Path) -> Result<Log, LogError> {
+        Self::open_with(path, SNAPSHOT_EVERY)
+    }
+
+    /// [`Log::open`] with a snapshot every `snapshot_every` entries.
+    pub fn open_with(path: &Path, snapshot_every: u64) -> Result<Log, LogError> {
         let open_err = |e: Box<dyn std::error::Error + Send + Sync>| LogError::Open {
             path: path.to_path_buf(),
             source: e,
@@ -62,6 +67,7 @@ impl Log {
             state: state.clone(),
             index: last_index,
             snapshot_index,
+            snapshot_every: snapshot_every.max(1),
         };
         std::thread::Builder::new()
             .name("drover-log".into())
@@ -123,6 +129,7 @@ struct Writer {
     state: Arc<StateStore>,
     index: u64,
     snapshot_index: u64,
+    snapshot_every: u64,
 }
 
 impl Writer {
@@ -151,7 +158,7 @@ impl Writer {
                     }
                 }
             }
-            if self.index - self.snapshot_index >= SNAPSHOT_EVERY
+            if self.index - self.snapshot_index >= self.snapshot_every
                 && let Err(e) = self.snapshot()
             {
                 tracing::warn!(error = %e, "state snapshot failed; the log keeps growing");
@@ -202,6 +209,7 @@ impl Writer {
 mod tests {
     use super::*;
     use drover_api::Node;
+    use redb::ReadableTableMetadata;
 
     fn node(id: &str) -> Command {
         Command::NodeRegister {
@@ -212,6 +220,55 @@ mod tests {
             }),
             now: 1,
         }
+    }
+
+    fn reopen(path: &Path, snapshot_every: u64) -> Log {
+        // The writer thread releases the database once the last handle is gone.
+        for _ in 0..200 {
+            if let Ok(log) = Log::open_with(path, snapshot_every) {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the log could not be reopened");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn snapshots_with_jobs_survive_reopen_and_compact_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let log = reopen(&path, 4);
+            for i in 0..10 {
+                let job = drover_api::Job {
+                    id: format!("job-{i}"),
+                    namespace: "default".into(),
+                    ..Default::default()
+                };
+                log.apply(Command::JobRegister {
+                    job: Box::new(job),
+                    eval: None,
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            }
+        }
+        let log = reopen(&path, 4);
+        let snap = log.state().snapshot();
+        assert_eq!(snap.jobs.len(), 10);
+        assert_eq!(snap.index, 10);
+        // Entries covered by the snapshot are gone.
+        drop(log);
+        let db = loop {
+            match Database::create(&path) {
+                Ok(db) => break db,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        let txn = db.begin_read().unwrap();
+        let entries = txn.open_table(ENTRIES).unwrap();
+        assert!(entries.len().unwrap() < 4, "the log was compacted");
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use drover_api::{
-    ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_STOP, Allocation,
-    EVAL_STATUS_BLOCKED, EVAL_STATUS_PENDING, Evaluation, JOB_STATUS_DEAD, JOB_STATUS_PENDING,
-    JOB_STATUS_RUNNING, JOB_TYPE_BATCH, Job, NODE_STATUS_DOWN, NodeEvent,
+    ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_STOP, Allocation, Evaluation,
+    JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, Job, NODE_STATUS_DOWN, NodeEvent,
 };
 
 use crate::command::Command;
@@ -40,6 +39,9 @@ impl Tables {
                     self.purge_job(&key);
                 } else if let Some(job) = self.jobs.get(&key).cloned() {
                     let mut job = (*job).clone();
+                    // Stopping makes a new version, as in Nomad: the running spec stays in
+                    // the history.
+                    job.version += 1;
                     job.stop = true;
                     job.modify_index = index;
                     job.job_modify_index = index;
@@ -184,6 +186,7 @@ impl Tables {
                 }
                 for eval in evals {
                     self.upsert_eval(index, eval);
+                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
                 }
             }
         }
@@ -270,6 +273,11 @@ impl Tables {
                 alloc.client_status = old.client_status.clone();
                 alloc.client_description = old.client_description.clone();
                 alloc.task_states = old.task_states.clone();
+                // A plan made before an operator stopped the allocation must not revive it.
+                if old.server_terminal() {
+                    alloc.desired_status = old.desired_status.clone();
+                    alloc.desired_description = old.desired_description.clone();
+                }
             }
             None => {
                 alloc.create_index = index;
@@ -323,39 +331,23 @@ impl Tables {
         self.touch(Table::Allocs, index);
     }
 
-    /// Nomad's job status: dead once stopped or (for batch) all work finished, running while
-    /// anything runs, pending otherwise.
+    /// Nomad's job status: running while any allocation is not terminal; otherwise pending
+    /// while any evaluation is not terminal; otherwise dead once anything was scheduled or the
+    /// job was stopped; pending before that.
     fn refresh_job_status(&mut self, index: u64, key: &JobKey) {
         let Some(job) = self.jobs.get(key).cloned() else {
             return;
         };
         let allocs = self.allocs_by_job(&key.0, &key.1);
         let evals = self.evals_by_job(&key.0, &key.1);
-        let pending_evals = evals
-            .iter()
-            .any(|e| e.status == EVAL_STATUS_PENDING || e.status == EVAL_STATUS_BLOCKED);
-        let live_allocs = allocs.iter().any(|a| !a.terminal());
-        let running = allocs
-            .iter()
-            .any(|a| !a.terminal() && a.client_status == ALLOC_CLIENT_RUNNING);
-        let status = if job.stop && !live_allocs {
-            JOB_STATUS_DEAD
-        } else if running || (live_allocs && job.r#type != JOB_TYPE_BATCH && !allocs.is_empty()) {
+        let status = if allocs.iter().any(|a| !a.terminal()) {
             JOB_STATUS_RUNNING
-        } else if live_allocs || pending_evals {
-            if allocs.is_empty() {
-                JOB_STATUS_PENDING
-            } else {
-                JOB_STATUS_RUNNING
-            }
-        } else if allocs.is_empty() {
-            if job.stop {
-                JOB_STATUS_DEAD
-            } else {
-                JOB_STATUS_PENDING
-            }
-        } else {
+        } else if evals.iter().any(|e| !e.terminal()) {
+            JOB_STATUS_PENDING
+        } else if !allocs.is_empty() || !evals.is_empty() || job.stop {
             JOB_STATUS_DEAD
+        } else {
+            JOB_STATUS_PENDING
         };
         if job.status != status {
             let mut job = (*job).clone();

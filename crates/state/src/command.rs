@@ -13,7 +13,8 @@ pub enum Command {
         eval: Option<Evaluation>,
         now: i64,
     },
-    /// Stops a job (`purge` also deletes it and its allocations and evaluations).
+    /// Stops a job; `purge` also forgets the job and its versions (its allocations and
+    /// evaluations stay until they are stopped and collected).
     JobDeregister {
         namespace: String,
         job_id: String,

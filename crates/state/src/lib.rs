@@ -9,6 +9,8 @@ mod apply;
 mod command;
 mod store;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use command::Command;
 pub use store::{StateStore, Table, table_index as table_index_of};

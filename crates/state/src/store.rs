@@ -75,9 +75,13 @@ impl StateStore {
         let mut rx = self.index.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let snap = self.snapshot();
-            if min_index == 0 || ready(&snap) > min_index {
-                return snap;
+            {
+                let snap = self.snapshot();
+                if min_index == 0 || ready(&snap) > min_index {
+                    return snap;
+                }
+                // The snapshot is dropped before waiting: a snapshot held across the wait
+                // would make every write copy the tables.
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => continue,

@@ -19,8 +19,10 @@ pub struct Tables {
     pub index: u64,
     /// Index of the last change to each table (`Table as usize`).
     pub table_index: [u64; 4],
+    #[serde(with = "pairs")]
     pub jobs: BTreeMap<JobKey, Arc<Job>>,
     /// Older versions of each job, newest first (the current version included).
+    #[serde(with = "pairs")]
     pub job_versions: BTreeMap<JobKey, Vec<Arc<Job>>>,
     pub allocs: HashMap<String, Arc<Allocation>>,
     pub evals: HashMap<String, Arc<Evaluation>>,
@@ -113,16 +115,30 @@ impl Tables {
         out.sort_by_key(|e| (e.create_index, e.id.clone()));
         out
     }
+}
 
-    /// Looks up by exact ID, or by a unique prefix.
-    pub fn alloc_by_prefix(&self, prefix: &str) -> Vec<Arc<Allocation>> {
-        if let Some(a) = self.allocs.get(prefix) {
-            return vec![a.clone()];
-        }
-        self.allocs
-            .values()
-            .filter(|a| a.id.starts_with(prefix))
-            .cloned()
-            .collect()
+/// Maps whose keys are not strings are stored as lists of `[key, value]` pairs (JSON objects
+/// only take string keys).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
     }
 }

@@ -1,0 +1,297 @@
+//! Behaviour of commands on the tables.
+
+use std::time::Duration;
+
+use drover_api::internal::AllocClientUpdate;
+use drover_api::*;
+
+use crate::{Command, StateStore, Table, Tables};
+
+fn job(id: &str) -> Job {
+    Job {
+        id: id.into(),
+        namespace: "default".into(),
+        r#type: "service".into(),
+        ..Default::default()
+    }
+}
+
+fn eval(id: &str, job: &str, status: &str) -> Evaluation {
+    Evaluation {
+        id: id.into(),
+        namespace: "default".into(),
+        job_id: job.into(),
+        status: status.into(),
+        ..Default::default()
+    }
+}
+
+fn alloc(id: &str, job: &Job) -> Allocation {
+    Allocation {
+        id: id.into(),
+        namespace: "default".into(),
+        job_id: job.id.clone(),
+        node_id: "n1".into(),
+        job: Some(job.clone()),
+        desired_status: "run".into(),
+        client_status: "pending".into(),
+        ..Default::default()
+    }
+}
+
+fn status(t: &Tables, id: &str) -> String {
+    t.job("default", id).unwrap().status.clone()
+}
+
+fn register(t: &mut Tables, index: u64, j: &Job, e: Option<Evaluation>) {
+    t.apply(
+        index,
+        &Command::JobRegister {
+            job: Box::new(j.clone()),
+            eval: e,
+            now: index as i64,
+        },
+    );
+}
+
+#[test]
+fn job_status_follows_nomads_rule() {
+    let mut t = Tables::default();
+    let j = job("web");
+    register(&mut t, 1, &j, Some(eval("e1", "web", "pending")));
+    assert_eq!(status(&t, "web"), "pending", "a pending evaluation");
+    t.apply(
+        2,
+        &Command::ApplyPlan {
+            allocs: vec![alloc("a1", &j)],
+            stopped: vec![],
+            evals: vec![eval("e1", "web", "complete")],
+            now: 2,
+        },
+    );
+    assert_eq!(
+        status(&t, "web"),
+        "running",
+        "a live allocation, even if still pending"
+    );
+    let update = AllocClientUpdate {
+        id: "a1".into(),
+        client_status: "failed".into(),
+        ..Default::default()
+    };
+    t.apply(
+        3,
+        &Command::AllocClientUpdate {
+            updates: vec![update],
+            evals: vec![],
+            now: 3,
+        },
+    );
+    assert_eq!(status(&t, "web"), "dead", "everything terminal");
+    t.apply(
+        4,
+        &Command::EvalUpsert {
+            evals: vec![eval("e2", "web", "pending")],
+        },
+    );
+    assert_eq!(
+        status(&t, "web"),
+        "pending",
+        "a follow-up evaluation is pending"
+    );
+
+    let empty = job("empty");
+    register(&mut t, 5, &empty, Some(eval("e3", "empty", "complete")));
+    assert_eq!(
+        status(&t, "empty"),
+        "dead",
+        "count 0: evaluated, nothing to run"
+    );
+}
+
+#[test]
+fn stopping_a_job_keeps_the_running_version_in_history() {
+    let mut t = Tables::default();
+    register(&mut t, 1, &job("web"), None);
+    t.apply(
+        2,
+        &Command::JobDeregister {
+            namespace: "default".into(),
+            job_id: "web".into(),
+            purge: false,
+            eval: None,
+            now: 2,
+        },
+    );
+    let versions = &t.job_versions[&("default".to_string(), "web".to_string())];
+    assert_eq!(versions.len(), 2);
+    assert!(versions[0].stop && versions[0].version == 1);
+    assert!(!versions[1].stop && versions[1].version == 0);
+}
+
+#[test]
+fn a_plan_never_revives_a_stopped_allocation() {
+    let mut t = Tables::default();
+    let j = job("web");
+    register(&mut t, 1, &j, None);
+    let a = alloc("a1", &j);
+    t.apply(
+        2,
+        &Command::ApplyPlan {
+            allocs: vec![a.clone()],
+            stopped: vec![],
+            evals: vec![],
+            now: 2,
+        },
+    );
+    t.apply(
+        3,
+        &Command::AllocStop {
+            alloc_ids: vec!["a1".into()],
+            description: "stopped".into(),
+            evals: vec![],
+            now: 3,
+        },
+    );
+    // A plan computed before the stop updates the allocation in place.
+    t.apply(
+        4,
+        &Command::ApplyPlan {
+            allocs: vec![a],
+            stopped: vec![],
+            evals: vec![],
+            now: 4,
+        },
+    );
+    assert_eq!(t.allocs["a1"].desired_status, "stop");
+}
+
+#[test]
+fn repeated_client_reports_change_nothing() {
+    let mut t = Tables::default();
+    let j = job("web");
+    register(&mut t, 1, &j, None);
+    t.apply(
+        2,
+        &Command::ApplyPlan {
+            allocs: vec![alloc("a1", &j)],
+            stopped: vec![],
+            evals: vec![],
+            now: 2,
+        },
+    );
+    let update = AllocClientUpdate {
+        id: "a1".into(),
+        client_status: "failed".into(),
+        ..Default::default()
+    };
+    t.apply(
+        3,
+        &Command::AllocClientUpdate {
+            updates: vec![update.clone()],
+            evals: vec![],
+            now: 30,
+        },
+    );
+    t.apply(
+        4,
+        &Command::AllocClientUpdate {
+            updates: vec![update],
+            evals: vec![],
+            now: 40,
+        },
+    );
+    assert_eq!(
+        t.allocs["a1"].modify_time, 30,
+        "reschedule delays count from the first report"
+    );
+    assert_eq!(t.allocs["a1"].modify_index, 3);
+}
+
+#[test]
+fn a_lost_allocation_stays_lost() {
+    let mut t = Tables::default();
+    let j = job("web");
+    register(&mut t, 1, &j, None);
+    t.apply(
+        2,
+        &Command::ApplyPlan {
+            allocs: vec![alloc("a1", &j)],
+            stopped: vec![],
+            evals: vec![],
+            now: 2,
+        },
+    );
+    let mut lost = alloc("a1", &j);
+    lost.desired_status = "stop".into();
+    lost.client_status = "lost".into();
+    t.apply(
+        3,
+        &Command::ApplyPlan {
+            allocs: vec![],
+            stopped: vec![lost],
+            evals: vec![],
+            now: 3,
+        },
+    );
+    let late = AllocClientUpdate {
+        id: "a1".into(),
+        client_status: "running".into(),
+        ..Default::default()
+    };
+    t.apply(
+        4,
+        &Command::AllocClientUpdate {
+            updates: vec![late],
+            evals: vec![],
+            now: 4,
+        },
+    );
+    assert_eq!(t.allocs["a1"].client_status, "lost");
+}
+
+#[tokio::test]
+async fn blocking_queries_wake_on_their_table_only() {
+    let store = std::sync::Arc::new(StateStore::default());
+    store.apply(
+        1,
+        &Command::EvalUpsert {
+            evals: vec![eval("e1", "web", "pending")],
+        },
+    );
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .block_on_tables(&[Table::Jobs], 1, Duration::from_secs(5))
+                .await
+                .index
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store.apply(
+        2,
+        &Command::EvalUpsert {
+            evals: vec![eval("e2", "web", "pending")],
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !waiter.is_finished(),
+        "an evaluation write must not wake a jobs query"
+    );
+    store.apply(
+        3,
+        &Command::JobRegister {
+            job: Box::new(job("web")),
+            eval: None,
+            now: 3,
+        },
+    );
+    assert_eq!(waiter.await.unwrap(), 3);
+    // An expired wait returns the current state.
+    let snap = store
+        .block_on_tables(&[Table::Jobs], 99, Duration::from_millis(10))
+        .await;
+    assert_eq!(snap.index, 3);
+}
