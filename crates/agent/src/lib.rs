@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod address;
 mod client_fs;
 pub mod config;
 mod run;

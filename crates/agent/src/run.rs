@@ -69,14 +69,7 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     let local = listener
         .local_addr()
         .map_err(|e| AgentError::Startup(e.to_string()))?;
-    let advertise = config.advertise_http.clone().unwrap_or_else(|| {
-        let ip = if local.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            local.ip().to_string()
-        };
-        format!("{ip}:{}", local.port())
-    });
+    let advertise = advertise_addr(config.advertise_http.as_deref(), local);
 
     let server = if config.server_enabled {
         let mut sc = ServerConfig::new(data_dir.clone());
@@ -139,6 +132,11 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             .await
     });
     drop(http_stopped);
+    if config.acl_enabled {
+        tracing::warn!(
+            "acl.enabled is set, but this version of drover does not enforce ACLs yet: the API is open to anyone who can reach it"
+        );
+    }
     tracing::info!(addr = %local, server = config.server_enabled, client = config.client_enabled, "agent started");
 
     if config.client_enabled {
@@ -189,6 +187,20 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     }
     drop(temp_dir);
     Ok(())
+}
+
+/// `host:port` other agents and tasks reach this agent at: `advertise { http }` (a bare host
+/// takes the bound port), else the bound address, else — when bound to every interface — the
+/// default-route interface's address.
+fn advertise_addr(configured: Option<&str>, local: SocketAddr) -> String {
+    match configured {
+        Some(a) if a.parse::<SocketAddr>().is_ok() => a.to_string(),
+        Some(host) => format!("{host}:{}", local.port()),
+        None if local.ip().is_unspecified() => {
+            format!("{}:{}", crate::address::default_ip(), local.port())
+        }
+        None => local.to_string(),
+    }
 }
 
 fn normalize_server(s: &str) -> String {

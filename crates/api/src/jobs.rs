@@ -469,8 +469,12 @@ impl TaskGroup {
         if self.name.is_empty() {
             errors.push("group: missing name".to_string());
         }
-        if self.count.unwrap_or(1) < 0 {
-            errors.push(format!("{what}: count must not be negative"));
+        match self.count.unwrap_or(1) {
+            c if c < 0 => errors.push(format!("{what}: count must not be negative")),
+            c if c > MAX_GROUP_COUNT => errors.push(format!(
+                "{what}: count {c} is more than the {MAX_GROUP_COUNT} allocations a group may have"
+            )),
+            _ => {}
         }
         if self.tasks.is_empty() {
             errors.push(format!("{what}: missing tasks"));
@@ -666,6 +670,9 @@ fn merge_reschedule(base: &ReschedulePolicy, over: Option<&ReschedulePolicy>) ->
         unlimited: o.unlimited.or(base.unlimited),
     }
 }
+
+/// Most allocations one group may ask for.
+pub const MAX_GROUP_COUNT: i32 = 50_000;
 
 /// Operands a constraint may use.
 pub const CONSTRAINT_OPERANDS: &[&str] = &[

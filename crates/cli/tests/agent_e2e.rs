@@ -459,6 +459,21 @@ async fn allocations_of_a_killed_node_are_replaced() {
         .unwrap()
         .id
         .clone();
+    // The server answers for files of an allocation on another node by asking that node.
+    let listing: Vec<drover_api::fs::AllocFileInfo> = reqwest::get(format!(
+        "{}/v1/client/fs/ls/{on_second}?path=/",
+        server.addr()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let names: Vec<&str> = listing.iter().map(|f| f.name.as_str()).collect();
+    assert!(
+        names.contains(&"alloc") && names.contains(&"t"),
+        "{names:?}"
+    );
     second.kill();
     let lost = eventually(Duration::from_secs(30), || async {
         let (alloc, _) = client

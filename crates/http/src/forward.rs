@@ -53,16 +53,30 @@ pub(crate) async fn proxy(
     )))
 }
 
-/// Sends a GET for the same path to another agent (`host:port`).
-pub(crate) async fn to_agent(http_addr: &str, uri: &Uri) -> Result<Response, ApiError> {
+/// Counts how many agents a request has passed through, so forwarding cannot loop.
+pub(crate) const FORWARDED_HEADER: &str = "X-Drover-Forwarded";
+
+/// Most times a request is passed on: client agent → server → the allocation's node.
+pub(crate) const MAX_HOPS: u32 = 2;
+
+/// The hops a request has made so far.
+pub(crate) fn hops(headers: &axum::http::HeaderMap) -> u32 {
+    headers
+        .get(FORWARDED_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends a GET for the same path to another agent at `base` (`http://host:port`).
+pub(crate) async fn to_agent(base: &str, uri: &Uri, hops: u32) -> Result<Response, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let resp = reqwest::Client::new()
-        .get(format!("http://{http_addr}{path}"))
+        .get(format!("{base}{path}"))
+        .header(FORWARDED_HEADER, (hops + 1).to_string())
         .send()
         .await
-        .map_err(|e| {
-            ApiError::unavailable(format!("reaching the node's agent at {http_addr}: {e}"))
-        })?;
+        .map_err(|e| ApiError::unavailable(format!("reaching the agent at {base}: {e}")))?;
     Ok(relay(resp))
 }
 

@@ -20,38 +20,42 @@ async fn locate(
     state: &AppState,
     alloc_id: &str,
     uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
 ) -> Result<Located, ApiError> {
     if let Some(client) = &state.client
         && let Some(dir) = client.alloc_dir(alloc_id)
     {
         return Ok(Located::Local(dir, client.clone()));
     }
+    let unknown = || ApiError::not_found(format!("Unknown allocation \"{alloc_id}\""));
+    let hops = forward::hops(headers);
+    if hops >= forward::MAX_HOPS {
+        return Err(unknown());
+    }
     let Some(server) = &state.server else {
-        return Err(ApiError::not_found(format!(
-            "Unknown allocation \"{alloc_id}\""
-        )));
+        // A client-only agent asks its servers, which know where the allocation runs.
+        let upstream = state.upstream.as_ref().ok_or_else(unknown)?;
+        let base = upstream.servers.first().ok_or_else(unknown)?;
+        return Ok(Located::Remote(forward::to_agent(base, uri, hops).await?));
     };
     let snap = server.state().snapshot();
-    let alloc = snap
-        .allocs
-        .get(alloc_id)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown allocation \"{alloc_id}\"")))?;
+    let alloc = snap.allocs.get(alloc_id).ok_or_else(unknown)?;
     let node = snap.nodes.get(&alloc.node_id).ok_or_else(|| {
         ApiError::not_found(format!(
             "node {} of the allocation is unknown",
             alloc.node_id
         ))
     })?;
-    if state
-        .client
-        .as_ref()
-        .is_some_and(|c| c.node_id() == node.id)
+    // Never forward to ourselves: the allocation is simply not here.
+    if node.http_addr == state.agent.http_addr
+        || state
+            .client
+            .as_ref()
+            .is_some_and(|c| c.node_id() == node.id)
     {
-        return Err(ApiError::not_found(format!(
-            "Unknown allocation \"{alloc_id}\""
-        )));
+        return Err(unknown());
     }
-    let response = forward::to_agent(&node.http_addr, uri).await?;
+    let response = forward::to_agent(&format!("http://{}", node.http_addr), uri, hops).await?;
     Ok(Located::Remote(response))
 }
 
@@ -60,8 +64,9 @@ pub async fn logs(
     Path(alloc_id): Path<String>,
     params: Params,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
         Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
@@ -96,8 +101,8 @@ pub async fn logs(
     if offset < 0 {
         return Err(ApiError::bad_request("offset must not be negative"));
     }
-    let follow = params.flag("follow");
-    let plain = params.flag("plain");
+    let follow = params.flag("follow")?;
+    let plain = params.flag("plain")?;
     let stream = client.logs(dir, task.to_string(), kind, origin, offset, follow);
     let body = if plain {
         Body::from_stream(stream.map(|r| r.map(|(_, _, data)| data).map_err(std::io::Error::other)))
@@ -128,8 +133,9 @@ pub async fn ls(
     Path(alloc_id): Path<String>,
     params: Params,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
         Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
@@ -142,8 +148,9 @@ pub async fn cat(
     Path(alloc_id): Path<String>,
     params: Params,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri).await? {
+    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
         Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };

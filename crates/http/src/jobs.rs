@@ -86,7 +86,7 @@ pub async fn deregister(
     params: Params,
 ) -> Result<Response, ApiError> {
     let response = server(&state)?
-        .job_deregister(&params.namespace, &id, params.flag("purge"))
+        .job_deregister(&params.namespace, &id, params.flag("purge")?)
         .await?;
     let index = response.index;
     Ok(json_with_index(&response, index))
@@ -97,7 +97,7 @@ pub async fn allocations(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let all = params.flag("all");
+    let all = params.flag("all")?;
     read_list(&state, &[Table::Allocs], &params, |t| {
         let current = t.job(&params.namespace, &id).map(|j| j.create_index);
         t.allocs_by_job(&params.namespace, &id)
@@ -149,6 +149,33 @@ pub async fn summary(
     read_one(&state, JOB_TABLES, &params, "job not found", |t| {
         t.job(&params.namespace, &id)?;
         Some(summary_of(t, &params.namespace, &id))
+    })
+    .await
+}
+
+/// `GET /v1/job/:id/deployment`: drover has no deployments yet, so the latest is `null`, as
+/// Nomad answers for a job that never had one.
+pub async fn deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    read_one(&state, &[Table::Jobs], &params, "job not found", |t| {
+        t.job(&params.namespace, &id)
+            .map(|_| serde_json::Value::Null)
+    })
+    .await
+}
+
+/// `GET /v1/job/:id/deployments`: none yet.
+pub async fn deployments(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    read_one(&state, &[Table::Jobs], &params, "job not found", |t| {
+        t.job(&params.namespace, &id)
+            .map(|_| Vec::<serde_json::Value>::new())
     })
     .await
 }

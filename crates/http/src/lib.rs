@@ -132,6 +132,8 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/versions", get(jobs::versions))
         .route("/v1/job/{id}/summary", get(jobs::summary))
+        .route("/v1/job/{id}/deployment", get(jobs::deployment))
+        .route("/v1/job/{id}/deployments", get(jobs::deployments))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::read))
         .route(

@@ -28,10 +28,16 @@ pub struct Params {
 }
 
 impl Params {
-    pub fn flag(&self, key: &str) -> bool {
-        self.raw
-            .get(key)
-            .is_some_and(|v| v.is_empty() || v == "true" || v == "1")
+    /// A boolean parameter, parsed as Go's `strconv.ParseBool` does (a bare `?key` is true).
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.raw.get(key).map(String::as_str) {
+            None => Ok(false),
+            Some("" | "1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value {other:?} for {key}: use true or false"
+            ))),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -83,8 +89,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 fn parse_wait(v: &str) -> Result<Duration, ApiError> {
     let ns = if v.chars().all(|c| c.is_ascii_digit()) {
         v.parse::<i64>()
-            .map(|n| n * 1_000_000)
-            .map_err(|e| e.to_string())
+            .ok()
+            .and_then(|n| n.checked_mul(1_000_000))
+            .ok_or_else(|| format!("{v:?} is too large"))
     } else {
         drover_api::duration::parse(v).map_err(|e| e.to_string())
     };
@@ -203,5 +210,7 @@ mod tests {
         assert_eq!(parse_wait("5s").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_wait("250").unwrap(), Duration::from_millis(250));
         assert!(parse_wait("soon").is_err());
+        assert!(parse_wait("99999999999999999999").is_err());
+        assert!(parse_wait("9223372036854775807").is_err());
     }
 }

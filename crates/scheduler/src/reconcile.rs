@@ -122,10 +122,20 @@ pub(crate) fn updatable_in_place(old: &Job, new: &Job, group: &str) -> bool {
 
 fn role_of(
     alloc: &Allocation,
+    job: &Job,
     batch: bool,
     node_down: &mut dyn FnMut(&str) -> bool,
 ) -> Option<Role> {
     if alloc.server_terminal() {
+        return None;
+    }
+    // Finished allocations of an older version, or of an earlier job with the same ID (purged
+    // and registered again), no longer count: the new version runs afresh.
+    let outdated = alloc
+        .job
+        .as_ref()
+        .is_some_and(|j| j.version < job.version || j.create_index < job.create_index);
+    if alloc.client_terminal() && outdated {
         return None;
     }
     match alloc.client_status.as_str() {
@@ -157,7 +167,7 @@ pub(crate) fn reconcile_group(
     let mut changes = GroupChanges::default();
     let mut occupants: Vec<(u32, Role, &Arc<Allocation>)> = allocs
         .iter()
-        .filter_map(|a| role_of(a, batch, node_down).map(|role| (a.index(), role, a)))
+        .filter_map(|a| role_of(a, input.job, batch, node_down).map(|role| (a.index(), role, a)))
         .collect();
     // Lowest index first; for one index the best role first so duplicates stop the rest.
     occupants.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));

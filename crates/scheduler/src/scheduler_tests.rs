@@ -547,6 +547,30 @@ fn batch_complete_allocations_are_not_replaced() {
     assert_eq!(created(&run(&state, &service), &state).len(), 1);
 }
 
+#[test]
+fn a_new_version_of_a_finished_batch_job_runs_again() {
+    let mut state = cluster(2);
+    let mut j = job("report", 1);
+    j.r#type = "batch".into();
+    j.canonicalize();
+    state.upsert_job(j.clone());
+    let first = run(&state, &j);
+    state.apply(&first.plan);
+    let id = created(&first, &MemoryState::new())[0].id.clone();
+    set_client_status(&mut state, &id, "complete", NOW);
+    assert!(run(&state, &j).plan.is_empty(), "the same version is done");
+    let mut next = j.clone();
+    next.version = 1;
+    next.job_modify_index = j.job_modify_index + 1;
+    next.meta.insert("run".into(), "2".into());
+    state.upsert_job(next.clone());
+    assert_eq!(
+        created(&run(&state, &next), &state).len(),
+        1,
+        "a new version runs again"
+    );
+}
+
 fn failing_job(policy: ReschedulePolicy) -> Job {
     let mut j = job("flaky", 1);
     j.task_groups[0].reschedule_policy = Some(policy);

@@ -23,6 +23,9 @@ struct Inner {
     /// Evaluations blocked on capacity, by job (only the newest per job is kept).
     blocked: HashMap<JobKey, Evaluation>,
     seq: u64,
+    /// State index of the last capacity change; a blocked evaluation made from an older
+    /// snapshot may have missed it and runs again at once.
+    unblock_index: u64,
     closed: bool,
 }
 
@@ -43,7 +46,15 @@ impl EvalBroker {
         let mut inner = self.lock();
         let key = (eval.namespace.clone(), eval.job_id.clone());
         if eval.status == EVAL_STATUS_BLOCKED {
-            return inner.blocked.insert(key, eval);
+            if eval.snapshot_index >= inner.unblock_index {
+                return inner.blocked.insert(key, eval);
+            }
+            let mut eval = eval;
+            eval.status = drover_api::EVAL_STATUS_PENDING.to_string();
+            let displaced = inner.blocked.remove(&key);
+            drop(inner);
+            self.enqueue(eval);
+            return displaced;
         }
         if eval.wait_until_unix_nano > drover_api::time::now_unix_nano() {
             inner
@@ -105,9 +116,13 @@ impl EvalBroker {
         }
     }
 
-    /// Capacity changed: blocked evaluations get another chance.
-    pub fn unblock_all(&self) {
-        let blocked: Vec<Evaluation> = self.lock().blocked.drain().map(|(_, e)| e).collect();
+    /// Capacity changed at state index `index`: blocked evaluations get another chance.
+    pub fn unblock_all(&self, index: u64) {
+        let blocked: Vec<Evaluation> = {
+            let mut inner = self.lock();
+            inner.unblock_index = inner.unblock_index.max(index);
+            inner.blocked.drain().map(|(_, e)| e).collect()
+        };
         for mut eval in blocked {
             eval.status = drover_api::EVAL_STATUS_PENDING.to_string();
             self.enqueue(eval);
@@ -229,7 +244,18 @@ mod tests {
         let none =
             tokio::time::timeout(std::time::Duration::from_millis(30), broker.dequeue()).await;
         assert!(none.is_err());
-        broker.unblock_all();
+        broker.unblock_all(5);
         assert_eq!(broker.dequeue().await.unwrap().status, "pending");
+    }
+
+    #[tokio::test]
+    async fn a_blocked_eval_older_than_the_last_unblock_runs_at_once() {
+        let broker = EvalBroker::default();
+        broker.unblock_all(10);
+        let mut e = eval("b", "j", 50);
+        e.status = EVAL_STATUS_BLOCKED.into();
+        e.snapshot_index = 9;
+        assert!(broker.enqueue(e).is_none());
+        assert_eq!(broker.dequeue().await.unwrap().id, "b");
     }
 }

@@ -12,7 +12,9 @@ use tokio::time::Instant;
 use crate::Server;
 
 pub(crate) struct Heartbeats {
-    deadlines: Mutex<HashMap<String, Instant>>,
+    /// Deadline and generation of each node's timer; a heartbeat starts a new generation.
+    deadlines: Mutex<HashMap<String, (Instant, u64)>>,
+    generation: std::sync::atomic::AtomicU64,
     min_ttl: Duration,
     grace: Duration,
 }
@@ -21,6 +23,7 @@ impl Heartbeats {
     pub fn new(min_ttl: Duration, grace: Duration) -> Self {
         Heartbeats {
             deadlines: Mutex::new(HashMap::new()),
+            generation: Default::default(),
             min_ttl,
             grace,
         }
@@ -39,24 +42,34 @@ impl Heartbeats {
     /// Records a heartbeat: the node must beat again within `ttl` plus grace.
     pub fn reset(&self, node_id: &str, ttl: Duration) {
         let deadline = Instant::now() + ttl + self.grace;
-        self.lock().insert(node_id.to_string(), deadline);
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock()
+            .insert(node_id.to_string(), (deadline, generation));
     }
 
-    fn expired(&self) -> Vec<String> {
+    /// Nodes whose deadline has passed, with the generation that expired.
+    fn expired(&self) -> Vec<(String, u64)> {
         let now = Instant::now();
-        let mut map = self.lock();
-        let gone: Vec<String> = map
+        self.lock()
             .iter()
-            .filter(|(_, d)| **d <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &gone {
-            map.remove(id);
-        }
-        gone
+            .filter(|(_, (deadline, _))| *deadline <= now)
+            .map(|(id, (_, generation))| (id.clone(), *generation))
+            .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    /// Takes the node's timer if it is still the expired generation (no heartbeat since).
+    fn claim(&self, node_id: &str, generation: u64) -> bool {
+        let mut map = self.lock();
+        if map.get(node_id).is_some_and(|(_, g)| *g == generation) {
+            map.remove(node_id);
+            return true;
+        }
+        false
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u64)>> {
         self.deadlines.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -71,10 +84,14 @@ pub(crate) async fn reap(server: Arc<Server>) {
             _ = tokio::time::sleep(tick) => {}
             _ = shutdown.changed() => return,
         }
-        for node_id in server.heartbeats.expired() {
+        for (node_id, generation) in server.heartbeats.expired() {
+            if !server.heartbeats.claim(&node_id, generation) {
+                continue;
+            }
             tracing::warn!(node = %node_id, "node missed its heartbeat; marking it down");
             if let Err(e) = mark_down(&server, &node_id).await {
-                tracing::error!(node = %node_id, error = %e, "marking node down failed");
+                tracing::error!(node = %node_id, error = %e, "marking node down failed; retrying");
+                server.heartbeats.reset(&node_id, Duration::ZERO);
             }
         }
     }
@@ -113,14 +130,13 @@ async fn mark_down(server: &Server, node_id: &str) -> Result<(), crate::ServerEr
         })
         .collect();
     server
-        .log
-        .apply(Command::NodeStatus {
+        .commits
+        .commit(Command::NodeStatus {
             node_id: node_id.to_string(),
             status: NODE_STATUS_DOWN.to_string(),
             evals: evals.clone(),
             now,
         })
         .await?;
-    server.track(evals).await;
     Ok(())
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod broker;
+mod commit;
 mod endpoints;
 mod error;
 mod heartbeat;
@@ -16,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use drover_api::Evaluation;
 use drover_raft::Log;
 use drover_state::StateStore;
 use tokio::sync::watch;
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 pub use error::ServerError;
 
 use crate::broker::EvalBroker;
+use crate::commit::Committer;
 use crate::heartbeat::Heartbeats;
 use crate::plan_apply::PlanQueue;
 
@@ -66,6 +67,7 @@ pub struct Server {
     config: ServerConfig,
     log: Log,
     broker: Arc<EvalBroker>,
+    commits: Committer,
     plans: PlanQueue,
     heartbeats: Arc<Heartbeats>,
     shutdown: watch::Sender<bool>,
@@ -87,7 +89,12 @@ impl Server {
             config.min_heartbeat_ttl,
             config.heartbeat_grace,
         ));
+        let commits = Committer {
+            log: log.clone(),
+            broker: broker.clone(),
+        };
         let server = Arc::new(Server {
+            commits,
             config,
             log,
             broker,
@@ -132,7 +139,9 @@ impl Server {
             .cloned()
             .collect();
         evals.sort_by_key(|e| e.create_index);
-        self.track(evals.into_iter().map(|e| (*e).clone())).await;
+        self.commits
+            .track(evals.into_iter().map(|e| (*e).clone()))
+            .await;
         for node in snap.nodes.values() {
             if node.status != drover_api::NODE_STATUS_DOWN {
                 self.heartbeats
@@ -140,50 +149,6 @@ impl Server {
             }
         }
     }
-}
-
-impl Server {
-    /// Hands evaluations to the broker. A blocked evaluation replaced by a newer one of the
-    /// same job is canceled, so a job never waits on two.
-    pub(crate) async fn track(&self, evals: impl IntoIterator<Item = Evaluation>) {
-        let canceled: Vec<Evaluation> = evals
-            .into_iter()
-            .filter_map(|e| self.broker.enqueue(e))
-            .map(superseded)
-            .collect();
-        self.cancel(canceled).await;
-    }
-
-    /// Cancels the blocked evaluation of a job that was re-registered or stopped.
-    pub(crate) async fn cancel_blocked(&self, namespace: &str, job_id: &str) {
-        let canceled: Vec<Evaluation> = self
-            .broker
-            .forget_blocked(namespace, job_id)
-            .into_iter()
-            .map(superseded)
-            .collect();
-        self.cancel(canceled).await;
-    }
-
-    async fn cancel(&self, evals: Vec<Evaluation>) {
-        if evals.is_empty() {
-            return;
-        }
-        if let Err(e) = self
-            .log
-            .apply(drover_state::Command::EvalUpsert { evals })
-            .await
-        {
-            tracing::warn!(error = %e, "canceling superseded evaluations failed");
-        }
-    }
-}
-
-fn superseded(mut eval: Evaluation) -> Evaluation {
-    eval.status = drover_api::EVAL_STATUS_CANCELED.to_string();
-    eval.status_description = "superseded by a newer evaluation of the job".to_string();
-    eval.modify_time = drover_api::time::now_unix_nano();
-    eval
 }
 
 /// A fresh random ID.

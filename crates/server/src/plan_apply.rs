@@ -70,11 +70,20 @@ async fn apply(log: &Log, outcome: Outcome) -> Result<Vec<Evaluation>, ServerErr
     let mut accepted: Vec<Allocation> = Vec::new();
     let mut rejected = 0usize;
     for (node_id, allocs) in &plan.node_allocation {
-        let placing: HashSet<&str> = allocs.iter().map(|a| a.id.as_str()).collect();
+        // Updates of existing allocations (in place, or annotations such as a follow-up
+        // evaluation) use no new capacity; only new placements are re-checked.
+        let (updates, placements): (Vec<&Allocation>, Vec<&Allocation>) = allocs
+            .iter()
+            .partition(|a| snapshot.allocs.contains_key(&a.id));
+        accepted.extend(updates.iter().map(|a| (*a).clone()));
+        if placements.is_empty() {
+            continue;
+        }
         let fits = match snapshot.nodes.get(node_id) {
             None => Err(format!("node {node_id} no longer exists")),
             Some(node) => {
                 let existing = snapshot.allocs_by_node(node_id);
+                let placing: HashSet<&str> = allocs.iter().map(|a| a.id.as_str()).collect();
                 let mut proposed: Vec<&Allocation> = existing
                     .iter()
                     .map(|a| a.as_ref())
@@ -89,10 +98,10 @@ async fn apply(log: &Log, outcome: Outcome) -> Result<Vec<Evaluation>, ServerErr
             }
         };
         match fits {
-            Ok(()) => accepted.extend(allocs.iter().cloned()),
+            Ok(()) => accepted.extend(placements.into_iter().cloned()),
             Err(reason) => {
                 tracing::debug!(node = %node_id, %reason, "plan rejected for node");
-                rejected += allocs.len();
+                rejected += placements.len();
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::view::View;
 pub(crate) async fn run(server: Arc<Server>, id: usize) {
     while let Some(eval) = server.broker.dequeue().await {
         let snapshot = server.state().snapshot();
+        let snapshot_index = snapshot.index;
         let ctx = SchedulerContext {
             now_unix_nano: drover_api::time::now_unix_nano(),
             seed: rand::random(),
@@ -20,21 +21,34 @@ pub(crate) async fn run(server: Arc<Server>, id: usize) {
             drover_scheduler::process(&input, &View(snapshot), &ctx)
         })
         .await;
-        let outcome = match outcome {
+        let mut outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(worker = id, eval = %eval.id, error = %e, "scheduler failed");
+                server
+                    .commits
+                    .fail(eval.clone(), format!("scheduler failed: {e}"))
+                    .await;
                 server.broker.ack(&eval);
                 continue;
             }
         };
+        // A blocked evaluation remembers what it saw, so a capacity change that happened
+        // while it was being made still unblocks it.
+        for e in &mut outcome.new_evals {
+            e.snapshot_index = snapshot_index;
+        }
         match server.plans.submit(outcome).await {
             Ok(new_evals) => {
                 server.broker.ack(&eval);
-                server.track(new_evals).await;
+                server.commits.track(new_evals).await;
             }
             Err(e) => {
                 tracing::error!(worker = id, eval = %eval.id, error = %e, "applying plan failed");
+                server
+                    .commits
+                    .fail(eval.clone(), format!("applying the plan failed: {e}"))
+                    .await;
                 server.broker.ack(&eval);
             }
         }

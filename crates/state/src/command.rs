@@ -57,3 +57,26 @@ pub enum Command {
         now: i64,
     },
 }
+
+impl Command {
+    /// The evaluations this command creates that still have work to do (pending or
+    /// blocked): once it is committed they go to the broker.
+    pub fn open_evals(&self) -> Vec<Evaluation> {
+        let evals: Vec<&Evaluation> = match self {
+            Command::JobRegister { eval, .. } | Command::JobDeregister { eval, .. } => {
+                eval.iter().collect()
+            }
+            Command::EvalUpsert { evals }
+            | Command::ApplyPlan { evals, .. }
+            | Command::NodeStatus { evals, .. }
+            | Command::AllocClientUpdate { evals, .. }
+            | Command::AllocStop { evals, .. } => evals.iter().collect(),
+            Command::NodeRegister { .. } => Vec::new(),
+        };
+        evals
+            .into_iter()
+            .filter(|e| !e.terminal())
+            .cloned()
+            .collect()
+    }
+}

@@ -71,16 +71,15 @@ impl Server {
             })
             .collect();
         let index = self
-            .log
-            .apply(Command::AllocClientUpdate {
+            .commits
+            .commit(Command::AllocClientUpdate {
                 updates,
                 evals: evals.clone(),
                 now,
             })
             .await?;
-        self.track(evals).await;
         if freed {
-            self.broker.unblock_all();
+            self.broker.unblock_all(index);
         }
         Ok(IndexResponse { index })
     }
@@ -107,15 +106,14 @@ impl Server {
             now,
         );
         let index = self
-            .log
-            .apply(Command::AllocStop {
+            .commits
+            .commit(Command::AllocStop {
                 alloc_ids: vec![alloc_id.to_string()],
                 description: "alloc was stopped by the operator".to_string(),
                 evals: vec![eval.clone()],
                 now,
             })
             .await?;
-        self.track([eval.clone()]).await;
         Ok(AllocStopResponse {
             eval_id: eval.id,
             index,

@@ -16,6 +16,9 @@ impl Server {
         let mut job = request
             .job
             .ok_or_else(|| ServerError::BadRequest("Job must be specified".into()))?;
+        if job.region.is_empty() {
+            job.region = self.config.region.clone();
+        }
         job.canonicalize();
         if job.region != self.config.region {
             return Err(ServerError::BadRequest(format!(
@@ -65,17 +68,16 @@ impl Server {
             trigger::JOB_REGISTER,
             now,
         );
-        self.cancel_blocked(&job.namespace, &job.id).await;
+        self.commits.cancel_blocked(&job.namespace, &job.id).await;
         let (namespace, id) = (job.namespace.clone(), job.id.clone());
         let index = self
-            .log
-            .apply(Command::JobRegister {
+            .commits
+            .commit(Command::JobRegister {
                 job: Box::new(job),
                 eval: Some(eval.clone()),
                 now,
             })
             .await?;
-        self.track([eval.clone()]).await;
         let job_modify_index = self
             .state()
             .snapshot()
@@ -113,12 +115,12 @@ impl Server {
             trigger::JOB_DEREGISTER,
             now,
         );
-        self.cancel_blocked(namespace, job_id).await;
+        self.commits.cancel_blocked(namespace, job_id).await;
         // A purged job's allocations stay until its evaluation has stopped them on their
         // clients; only the job and its versions go now.
         let index = self
-            .log
-            .apply(Command::JobDeregister {
+            .commits
+            .commit(Command::JobDeregister {
                 namespace: namespace.to_string(),
                 job_id: job_id.to_string(),
                 purge,
@@ -126,7 +128,6 @@ impl Server {
                 now,
             })
             .await?;
-        self.track([eval.clone()]).await;
         Ok(JobDeregisterResponse {
             eval_id: eval.id,
             eval_create_index: index,

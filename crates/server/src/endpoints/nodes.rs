@@ -41,8 +41,8 @@ impl Server {
         let node_id = node.id.clone();
         let now = drover_api::time::now_unix_nano();
         let index = self
-            .log
-            .apply(Command::NodeRegister {
+            .commits
+            .commit(Command::NodeRegister {
                 node: Box::new(node),
                 now,
             })
@@ -50,7 +50,7 @@ impl Server {
         let ttl = self.heartbeats.ttl(self.state().snapshot().nodes.len());
         self.heartbeats.reset(&node_id, ttl);
         if !was_ready {
-            self.broker.unblock_all();
+            self.broker.unblock_all(index);
         }
         Ok(NodeUpdateResponse {
             heartbeat_ttl: ttl.as_nanos() as i64,
@@ -68,15 +68,15 @@ impl Server {
         let mut index = self.state().index();
         if node.status == NODE_STATUS_DOWN {
             index = self
-                .log
-                .apply(Command::NodeStatus {
+                .commits
+                .commit(Command::NodeStatus {
                     node_id: node_id.to_string(),
                     status: NODE_STATUS_READY.to_string(),
                     evals: Vec::new(),
                     now: drover_api::time::now_unix_nano(),
                 })
                 .await?;
-            self.broker.unblock_all();
+            self.broker.unblock_all(index);
         }
         let ttl = self.heartbeats.ttl(self.state().snapshot().nodes.len());
         self.heartbeats.reset(node_id, ttl);
