@@ -545,8 +545,14 @@ impl Task {
         if self.name.is_empty() {
             errors.push("task: missing name".to_string());
         }
-        if self.name.contains('/') || self.name.contains('\0') || self.name == "alloc" {
-            errors.push(format!("{what}: name must not contain '/' or be \"alloc\""));
+        // Task names become directories in the allocation directory.
+        if self.name.contains('/')
+            || self.name.contains('\0')
+            || matches!(self.name.as_str(), "alloc" | "." | "..")
+        {
+            errors.push(format!(
+                "{what}: name must not contain '/' or be \"alloc\", \".\" or \"..\""
+            ));
         }
         if self.driver.is_empty() {
             errors.push(format!("{what}: missing driver"));
@@ -748,6 +754,32 @@ mod tests {
         assert_eq!(task.memory_mb(), 300);
         assert_eq!(task.restart_policy.as_ref().unwrap().attempts, Some(2));
         assert!(job.validate().is_empty());
+    }
+
+    #[test]
+    fn task_names_cannot_escape_the_alloc_dir() {
+        for name in [".", "..", "alloc", "a/b"] {
+            let mut job = Job {
+                id: "x".into(),
+                task_groups: vec![TaskGroup {
+                    name: "g".into(),
+                    tasks: vec![Task {
+                        name: name.into(),
+                        driver: "raw_exec".into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            job.canonicalize();
+            assert!(
+                job.validate()
+                    .iter()
+                    .any(|e| e.contains("must not contain")),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -36,11 +36,10 @@ pub fn read_source(path: &str) -> Result<JobSource, CliError> {
     })
 }
 
-/// Collects input variables: `NOMAD_VAR_*` from the environment, then variable files, then
-/// `-var` flags.
+/// Collects input variables with Nomad's precedence: `NOMAD_VAR_*` from the environment, then
+/// variable files, then `-var` flags (the last wins).
 pub fn variables(vars: &[String], var_files: &[PathBuf]) -> Result<VariableValues, CliError> {
-    let mut values = VariableValues::from_flags(vars)
-        .map_err(|e| CliError::Message(format!("Error parsing -var flags: {e}")))?;
+    let mut values = VariableValues::default();
     for file in var_files {
         let name = file.display().to_string();
         let text =
@@ -49,7 +48,13 @@ pub fn variables(vars: &[String], var_files: &[PathBuf]) -> Result<VariableValue
             .add_file(&text, &name)
             .map_err(|e| CliError::Message(format!("Error parsing variable file {name:?}: {e}")))?;
     }
-    values.add_env(std::env::vars());
+    let flags = VariableValues::from_flags(vars)
+        .map_err(|e| CliError::Message(format!("Error parsing -var flags: {e}")))?;
+    values.merge(flags);
+    values.add_env(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
     Ok(values)
 }
 

@@ -112,6 +112,12 @@ impl VariableValues {
         Ok(())
     }
 
+    /// Adds the values of `other`, which win over values already here (`-var` flags over
+    /// variable files, as in Nomad).
+    pub fn merge(&mut self, other: VariableValues) {
+        self.values.extend(other.values);
+    }
+
     /// Adds `NOMAD_VAR_<name>` environment variables (lowest precedence).
     pub fn add_env(&mut self, env: impl Iterator<Item = (String, String)>) {
         for (key, value) in env {
@@ -219,6 +225,29 @@ fn literal(text: &str) -> Option<Value> {
     Evaluator::new(&map, FunctionContext::default())
         .eval(&expr, None)
         .ok()
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn flags_merged_last_win_over_files() {
+        let mut values = VariableValues::default();
+        values
+            .add_file("region = \"from-file\"\nsize = 3\n", "vars.hcl")
+            .unwrap();
+        values.merge(VariableValues::from_flags(&["region=from-flag".to_string()]).unwrap());
+        values.add_env([("NOMAD_VAR_size".to_string(), "9".to_string())].into_iter());
+        assert_eq!(
+            values.values["region"].value,
+            SuppliedValue::Raw("from-flag".into())
+        );
+        assert!(matches!(
+            values.values["size"].value,
+            SuppliedValue::Value(_)
+        ));
+    }
 }
 
 #[cfg(test)]
