@@ -522,3 +522,45 @@ async fn allocations_of_a_killed_node_are_replaced() {
     let third_node = nodes.iter().find(|n| n.name == "third").unwrap();
     assert_eq!(replacement.node_id, third_node.id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_survive_a_crash() {
+    let (dir, mut agent) = dev_agent().await;
+    let pidfile = dir.path().join("crash.pid");
+    let script = format!("echo $$ > {}; exec sleep 300", pidfile.display());
+    let client = agent.client();
+    for i in 0..5 {
+        client
+            .job_register(&shell_job(&format!("keep-{i}"), "service", &script))
+            .await
+            .unwrap();
+    }
+    eventually(Duration::from_secs(30), || async {
+        let (allocs, _) = client.allocations(&Default::default()).await.ok()?;
+        (allocs
+            .iter()
+            .filter(|a| a.client_status == "running")
+            .count()
+            == 5)
+            .then_some(())
+    })
+    .await;
+    // No shutdown at all: the process dies as in a power cut.
+    agent.kill();
+    agent.start_again();
+    agent.wait_ready().await;
+    let (jobs, _) = client.jobs(&Default::default()).await.unwrap();
+    assert_eq!(
+        jobs.len(),
+        5,
+        "every acknowledged job is still there: {jobs:?}"
+    );
+    let allocs = eventually(Duration::from_secs(30), || async {
+        let (allocs, _) = client.allocations(&Default::default()).await.ok()?;
+        (allocs.len() == 5 && allocs.iter().all(|a| a.client_status == "running")).then_some(allocs)
+    })
+    .await;
+    let mut ids: Vec<&str> = allocs.iter().map(|a| a.job_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["keep-0", "keep-1", "keep-2", "keep-3", "keep-4"]);
+}
