@@ -1,6 +1,6 @@
 //! Gives the HTTP layer access to the local client's allocation files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
@@ -33,7 +33,7 @@ impl LocalClient {
 fn api_error(e: FsError) -> ApiError {
     match e {
         FsError::Secret(_) | FsError::Escape(_) => ApiError::forbidden(e.to_string()),
-        FsError::NotFound(_) => ApiError::not_found(e.to_string()),
+        FsError::NotFound(_) | FsError::UnknownTask(_) => ApiError::not_found(e.to_string()),
         FsError::Io { .. } => ApiError::internal(e.to_string()),
         _ => ApiError::bad_request(e.to_string()),
     }
@@ -50,10 +50,15 @@ impl ClientFs for LocalClient {
 
     fn ls(
         &self,
-        alloc_dir: &Path,
-        path: &str,
-    ) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError> {
-        drover_client::fs::ls(alloc_dir, path).map_err(api_error)
+        alloc_dir: PathBuf,
+        path: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<drover_api::fs::AllocFileInfo>, ApiError>> + Send>>
+    {
+        Box::pin(async move {
+            drover_client::fs::list(&alloc_dir, &path)
+                .await
+                .map_err(api_error)
+        })
     }
 
     fn cat(

@@ -34,6 +34,8 @@ pub mod event {
     pub const DRIVER_FAILURE: &str = "Driver Failure";
     pub const SETUP_FAILURE: &str = "Setup Failure";
     pub const RESTORED: &str = "Restored";
+    pub const SIBLING_FAILED: &str = "Sibling Task Failed";
+    pub const LEADER_DEAD: &str = "Leader Task Dead";
 }
 
 /// A task group placed on a node.
@@ -213,6 +215,9 @@ pub struct TaskEvent {
     pub driver_error: String,
     pub start_delay: i64,
     pub fails_task: bool,
+    /// The sibling whose failure killed this task (`Sibling Task Failed` events).
+    #[serde(deserialize_with = "nullable::de")]
+    pub failed_sibling: String,
 }
 
 /// One row of allocation listings.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use drover_drivers::{Driver, RawExecDriver};
 use std::sync::Mutex;
@@ -20,11 +21,17 @@ use crate::updater::{self, Updater};
 use crate::watcher::{self, Runners};
 use crate::{ClientConfig, ClientError};
 
+/// How long shutdown waits for the final allocation states to reach the servers.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
 /// A running client agent.
 pub struct ClientHandle {
     node_id: String,
     ready: watch::Receiver<bool>,
     runners: Arc<Runners>,
+    updates: Updater,
+    watcher: JoinHandle<()>,
+    /// Heartbeats and the update sender: they must outlive the runners at shutdown.
     loops: Vec<JoinHandle<()>>,
 }
 
@@ -76,7 +83,7 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         node: node_info,
         alloc_root,
         state: state.clone(),
-        updates,
+        updates: updates.clone(),
         hooks: crate::hooks::default_hooks(),
     });
 
@@ -105,17 +112,19 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
     let loops = vec![
         tokio::spawn(updater::send_loop(rpc.clone(), node_id.clone(), update_rx)),
         tokio::spawn(crate::heartbeat::run(rpc.clone(), node, ready_tx)),
-        tokio::spawn(watcher::run(
-            rpc,
-            node_id.clone(),
-            runners.clone(),
-            ready.clone(),
-        )),
     ];
+    let watcher = tokio::spawn(watcher::run(
+        rpc,
+        node_id.clone(),
+        runners.clone(),
+        ready.clone(),
+    ));
     Ok(ClientHandle {
         node_id,
         ready,
         runners,
+        updates,
+        watcher,
         loops,
     })
 }
@@ -133,11 +142,11 @@ impl ClientHandle {
 
     /// Stops the client. `destroy_allocs` kills every task and removes the allocation
     /// directories and state (temporary `-dev` data dirs); otherwise tasks keep running for a
-    /// later agent with the same data dir to re-attach.
+    /// later agent with the same data dir to re-attach. The runners go first, then their last
+    /// states are sent (waiting up to a few seconds for the servers), then the loops stop.
     pub async fn shutdown(self, destroy_allocs: bool) {
-        for l in &self.loops {
-            l.abort();
-        }
+        // No new allocations from here on.
+        self.watcher.abort();
         let runners = std::mem::take(
             &mut *self
                 .runners
@@ -155,6 +164,15 @@ impl ClientHandle {
         }
         for p in pending {
             let _ = p.await;
+        }
+        if tokio::time::timeout(SHUTDOWN_FLUSH, self.updates.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("servers did not take the final allocation states before shutdown");
+        }
+        for l in &self.loops {
+            l.abort();
         }
     }
 

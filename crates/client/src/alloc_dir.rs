@@ -1,6 +1,7 @@
 //! The allocation directory on the host, as Nomad lays it out:
 //! `<data_dir>/alloc/<id>/alloc/{data,logs,tmp}` shared by the group's tasks, and per task
-//! `<task>/{local,secrets (0700),tmp (1777),private (0700)}`.
+//! `<task>/{local,secrets (0700),tmp (1777),private (0700)}`. When the task runs as another
+//! `user`, its `secrets`, `private` and `tmp` belong to that user, so the task can use them.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,29 @@ pub struct TaskDir {
     pub secrets: PathBuf,
     pub tmp: PathBuf,
     pub private: PathBuf,
+}
+
+impl TaskDir {
+    /// Hands the task's `secrets`, `private` and `tmp` to `user` (as Nomad does), so a task
+    /// running as that user can use them. Only a root agent can; any other agent runs tasks as
+    /// itself (raw_exec refuses other users), so there is nothing to hand over.
+    pub fn give_to_user(&self, user: &str) -> Result<(), ClientError> {
+        if user.is_empty() || !nix::unistd::Uid::effective().is_root() {
+            return Ok(());
+        }
+        let err = |reason: String| ClientError::TaskUser {
+            user: user.to_string(),
+            reason,
+        };
+        let account = nix::unistd::User::from_name(user)
+            .map_err(|e| err(format!("looking up the account failed: {e}")))?
+            .ok_or_else(|| err("no such user on this host".to_string()))?;
+        for dir in [&self.secrets, &self.private, &self.tmp] {
+            nix::unistd::chown(dir.as_path(), Some(account.uid), Some(account.gid))
+                .map_err(|e| err(format!("changing the owner of {}: {e}", dir.display())))?;
+        }
+        Ok(())
+    }
 }
 
 impl AllocDir {
@@ -119,5 +143,36 @@ mod tests {
         assert_eq!(mode(&t.tmp), 0o1777);
         dir.destroy().unwrap();
         assert!(!root.path().join("a1").exists());
+    }
+
+    #[test]
+    fn private_dirs_belong_to_the_task_user() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = AllocDir::new(root.path(), "a1");
+        let t = dir.build_task("web").unwrap();
+        // No user: nothing changes hands.
+        t.give_to_user("").unwrap();
+        let me = nix::unistd::Uid::effective();
+        assert_eq!(std::fs::metadata(&t.secrets).unwrap().uid(), me.as_raw());
+        if !me.is_root() {
+            return;
+        }
+        let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+            return;
+        };
+        t.give_to_user("nobody").unwrap();
+        for p in [&t.secrets, &t.private, &t.tmp] {
+            assert_eq!(
+                std::fs::metadata(p).unwrap().uid(),
+                nobody.uid.as_raw(),
+                "{p:?}"
+            );
+        }
+        assert_eq!(std::fs::metadata(&t.local).unwrap().uid(), me.as_raw());
+        assert!(matches!(
+            t.give_to_user("no-such-user-drover-test"),
+            Err(ClientError::TaskUser { .. })
+        ));
     }
 }

@@ -30,6 +30,28 @@ pub struct RunnerContext {
     pub hooks: Vec<Box<dyn TaskHook>>,
 }
 
+/// Why a task is being killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillReason {
+    /// The server stopped the allocation, or the client is destroying it.
+    Stop,
+    /// Another task of the group failed.
+    SiblingFailed(String),
+    /// The group's leader task is dead.
+    LeaderDead,
+}
+
+impl KillReason {
+    /// The event a task killed for this reason records before `Killing`.
+    pub fn event(&self) -> Option<drover_api::TaskEvent> {
+        match self {
+            KillReason::Stop => None,
+            KillReason::SiblingFailed(sibling) => Some(task_state::sibling_failed(sibling)),
+            KillReason::LeaderDead => Some(task_state::leader_dead()),
+        }
+    }
+}
+
 /// State shared between an alloc runner and its task runners.
 pub struct AllocShared {
     pub ctx: Arc<RunnerContext>,
@@ -37,7 +59,7 @@ pub struct AllocShared {
     pub dir: AllocDir,
     alloc: Mutex<Allocation>,
     tasks: Mutex<BTreeMap<String, PersistedTask>>,
-    kills: BTreeMap<String, watch::Sender<bool>>,
+    kills: BTreeMap<String, watch::Sender<Option<KillReason>>>,
     version: watch::Sender<u64>,
     persist_lock: tokio::sync::Mutex<()>,
 }
@@ -77,17 +99,25 @@ impl AllocShared {
         self.version.send_modify(|v| *v += 1);
     }
 
-    pub fn kill_receiver(&self, name: &str) -> watch::Receiver<bool> {
+    /// Turns `Some(reason)` once the task is to be killed.
+    pub fn kill_receiver(&self, name: &str) -> watch::Receiver<Option<KillReason>> {
         match self.kills.get(name) {
             Some(tx) => tx.subscribe(),
-            None => watch::channel(true).1,
+            None => watch::channel(Some(KillReason::Stop)).1,
         }
     }
 
-    fn kill_tasks(&self, names: impl IntoIterator<Item = String>) {
+    /// Asks tasks to die; a task already asked keeps its first reason.
+    fn kill_tasks(&self, names: impl IntoIterator<Item = String>, reason: &KillReason) {
         for name in names {
             if let Some(tx) = self.kills.get(&name) {
-                tx.send_replace(true);
+                tx.send_if_modified(|current| {
+                    if current.is_some() {
+                        return false;
+                    }
+                    *current = Some(reason.clone());
+                    true
+                });
             }
         }
     }
@@ -116,8 +146,9 @@ impl AllocShared {
         }
     }
 
-    /// The update to report, and the tasks to kill because a sibling failed or a leader died.
-    fn status(&self) -> (AllocClientUpdate, Vec<String>) {
+    /// The update to report, and the tasks to kill (with why) because a sibling failed or
+    /// the leader died.
+    fn status(&self) -> (AllocClientUpdate, Vec<String>, Option<KillReason>) {
         let tasks = lock(&self.tasks);
         let states: BTreeMap<_, _> = tasks
             .iter()
@@ -137,11 +168,19 @@ impl AllocShared {
                     .collect()
             })
             .unwrap_or_default();
+        let failed = states
+            .iter()
+            .find(|(_, s)| task_state::is_dead(s) && s.failed)
+            .map(|(name, _)| name.clone());
         let leader_dead = leaders
             .iter()
             .any(|l| states.get(*l).is_some_and(task_state::is_dead));
-        let any_failed = states.values().any(|s| task_state::is_dead(s) && s.failed);
-        let to_kill = if leader_dead || any_failed {
+        let reason = match failed {
+            Some(sibling) => Some(KillReason::SiblingFailed(sibling)),
+            None if leader_dead => Some(KillReason::LeaderDead),
+            None => None,
+        };
+        let to_kill = if reason.is_some() {
             states
                 .iter()
                 .filter(|(_, s)| !task_state::is_dead(s))
@@ -156,7 +195,19 @@ impl AllocShared {
             client_description: description.to_string(),
             task_states: states,
         };
-        (update, to_kill)
+        (update, to_kill, reason)
+    }
+
+    /// Kills what a failure requires, reports the status and persists it.
+    async fn report(&self) {
+        let (update, to_kill, reason) = self.status();
+        if let Some(reason) = reason
+            && !to_kill.is_empty()
+        {
+            self.kill_tasks(to_kill, &reason);
+        }
+        self.ctx.updates.submit(update);
+        self.persist().await;
     }
 }
 
@@ -194,7 +245,7 @@ impl AllocRunner {
         }
         let kills = names
             .iter()
-            .map(|n| (n.clone(), watch::channel(false).0))
+            .map(|n| (n.clone(), watch::channel(None).0))
             .collect();
         let shared = Arc::new(AllocShared {
             id: alloc.id.clone(),
@@ -265,7 +316,8 @@ impl AllocRunner {
 
     /// Kills every task (events Killing, Killed); the allocation then reports `complete`.
     pub fn stop(&self) {
-        self.shared.kill_tasks(self.shared.kills.keys().cloned());
+        self.shared
+            .kill_tasks(self.shared.kills.keys().cloned(), &KillReason::Stop);
     }
 
     /// Waits until every task runner has finished.
@@ -275,12 +327,15 @@ impl AllocRunner {
         }
     }
 
-    /// Kills the tasks, then removes the allocation's directory and state.
+    /// Kills the tasks, reports their final states, then removes the allocation's directory
+    /// and state.
     pub async fn destroy(mut self) {
         self.stop();
         self.wait().await;
-        self.shared.persist().await;
         self.status_loop.abort();
+        // The status loop may not have seen the last task changes: report them here, so the
+        // final states reach the servers.
+        self.shared.report().await;
         let shared = self.shared.clone();
         let removed = tokio::task::spawn_blocking(move || {
             shared.dir.destroy()?;
@@ -306,11 +361,6 @@ async fn status_loop(shared: Arc<AllocShared>) {
     let mut rx = shared.version.subscribe();
     rx.mark_changed();
     while rx.changed().await.is_ok() {
-        let (update, to_kill) = shared.status();
-        if !to_kill.is_empty() {
-            shared.kill_tasks(to_kill);
-        }
-        shared.ctx.updates.submit(update);
-        shared.persist().await;
+        shared.report().await;
     }
 }

@@ -19,6 +19,9 @@ pub enum ClientError {
     /// A state file holds something that is not what the client wrote.
     #[error("state file {path:?} is corrupt: {reason}; move it away to start afresh")]
     CorruptState { path: PathBuf, reason: String },
+    /// A task's `user` cannot be given its directories.
+    #[error("cannot prepare the task directory for user {user:?}: {reason}")]
+    TaskUser { user: String, reason: String },
     /// A server answered with an error or could not be reached.
     #[error("talking to servers: {0}")]
     Rpc(#[from] drover_api::ClientError),

@@ -8,6 +8,10 @@ use drover_drivers::Driver;
 
 use crate::ClientConfig;
 
+/// The Nomad version whose API drover speaks, reported as `nomad.version` so that jobspec
+/// constraints on it behave as on a Nomad node (`drover.version` carries drover's own).
+pub const NOMAD_API_VERSION: &str = "1.9.0";
+
 /// Fallback CPU speed per core when `/proc/cpuinfo` tells none (as Nomad does).
 const DEFAULT_MHZ: u64 = 1000;
 
@@ -118,7 +122,7 @@ pub fn build_node(
     set("memory.totalbytes", facts.memory_bytes.to_string());
     set("unique.hostname", facts.hostname.clone());
     set("unique.network.ip-address", config.network_ip.clone());
-    set("nomad.version", drover_api::VERSION.to_string());
+    set("nomad.version", NOMAD_API_VERSION.to_string());
     set("drover.version", drover_api::VERSION.to_string());
     let now = drover_api::time::rfc3339(drover_api::time::now_unix_nano());
     let mut driver_infos = BTreeMap::new();
@@ -217,6 +221,8 @@ mod tests {
         assert_eq!(node.attributes["cpu.totalcompute"], "3000");
         assert_eq!(node.attributes["driver.raw_exec"], "1");
         assert_eq!(node.attributes["kernel.name"], "linux");
+        assert_eq!(node.attributes["nomad.version"], "1.9.0");
+        assert_eq!(node.attributes["drover.version"], drover_api::VERSION);
         assert_eq!(node.node_resources.cpu.cpu_shares, 3000);
         assert_eq!(node.node_resources.memory.memory_mb, 2048);
         assert!(node.drivers["raw_exec"].healthy);

@@ -1,21 +1,29 @@
 //! Read access to allocation directories for `/v1/client/fs/*`: listings, file contents and
 //! log streams. Paths are relative to the allocation directory; any path that leaves it (by
 //! `..` or a symlink) is refused, and so is anything under a task's `secrets/` or `private/`
-//! directory, which Nomad never serves.
+//! directory, which Nomad never serves. Only regular files are read (a FIFO, socket or device
+//! planted by a task would block or never end), and `cat` returns at most [`CAT_LIMIT`] bytes.
+//! Filesystem work runs on the blocking pool or through `tokio::fs`.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use drover_api::fs::AllocFileInfo;
 use futures_util::Stream;
+use nix::fcntl::OFlag;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// How often a followed log is checked for new bytes.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// Largest chunk a log stream yields at once.
 const CHUNK: usize = 64 * 1024;
+/// Largest file `cat` reads into memory.
+pub const CAT_LIMIT: u64 = 16 * 1024 * 1024;
+/// Opening never blocks on a FIFO and never follows a symlink in the last component.
+const OPEN_FLAGS: i32 = OFlag::O_NONBLOCK.bits() | OFlag::O_NOFOLLOW.bits();
 
 /// Why a filesystem request was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +40,16 @@ pub enum FsError {
     NotDir(String),
     #[error("invalid task name {0:?}")]
     InvalidTask(String),
+    #[error("unknown task {0:?}: the allocation has no such task directory")]
+    UnknownTask(String),
+    #[error(
+        "{0:?} is not a regular file; FIFOs, sockets, devices and symlinked logs cannot be read through the API"
+    )]
+    NotRegular(String),
+    #[error(
+        "{path:?} is larger than {limit} bytes, the most cat returns; read it in ranges or stream it instead"
+    )]
+    TooLarge { path: String, limit: u64 },
     #[error("reading {path:?}: {source}")]
     Io {
         path: String,
@@ -135,7 +153,7 @@ fn io_err_rel(rel: &str, e: std::io::Error) -> FsError {
     }
 }
 
-/// Lists a directory of the allocation.
+/// Lists a directory of the allocation. Blocks: async callers use [`list`].
 pub fn ls(alloc_dir: &Path, rel: &str) -> Result<Vec<AllocFileInfo>, FsError> {
     let dir = resolve(alloc_dir, rel)?;
     if !dir.is_dir() {
@@ -149,6 +167,52 @@ pub fn ls(alloc_dir: &Path, rel: &str) -> Result<Vec<AllocFileInfo>, FsError> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// [`ls`] on the blocking pool.
+pub async fn list(alloc_dir: &Path, rel: &str) -> Result<Vec<AllocFileInfo>, FsError> {
+    let (alloc_dir, owned) = (alloc_dir.to_path_buf(), rel.to_string());
+    blocking(rel, move || ls(&alloc_dir, &owned)).await
+}
+
+/// Runs blocking filesystem work for the request about `rel` off the runtime threads.
+async fn blocking<T: Send + 'static>(
+    rel: &str,
+    work: impl FnOnce() -> Result<T, FsError> + Send + 'static,
+) -> Result<T, FsError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| FsError::Io {
+            path: rel.to_string(),
+            source: std::io::Error::other(e),
+        })?
+}
+
+/// Opens `path` for reading if it is a regular file, without blocking on FIFOs or following a
+/// final symlink.
+fn open_regular(path: &Path, rel: &str) -> Result<std::fs::File, FsError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OPEN_FLAGS)
+        .open(path)
+        .map_err(|e| open_err(rel, e))?;
+    let meta = file.metadata().map_err(|e| io_err_rel(rel, e))?;
+    if meta.is_dir() {
+        return Err(FsError::IsDir(rel.to_string()));
+    }
+    if !meta.is_file() {
+        return Err(FsError::NotRegular(rel.to_string()));
+    }
+    Ok(file)
+}
+
+/// `ELOOP` from `O_NOFOLLOW` means the last component is a symlink: not a regular file.
+fn open_err(rel: &str, e: std::io::Error) -> FsError {
+    if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
+        FsError::NotRegular(rel.to_string())
+    } else {
+        io_err_rel(rel, e)
+    }
 }
 
 fn file_info(name: &str, meta: &std::fs::Metadata) -> AllocFileInfo {
@@ -199,32 +263,60 @@ fn mode_string(meta: &std::fs::Metadata) -> String {
     s
 }
 
-/// Reads a whole file of the allocation.
+/// Reads a whole regular file of the allocation, of at most [`CAT_LIMIT`] bytes.
 pub async fn cat(alloc_dir: &Path, rel: &str) -> Result<Vec<u8>, FsError> {
+    let (alloc_dir, owned) = (alloc_dir.to_path_buf(), rel.to_string());
+    blocking(rel, move || read_small_file(&alloc_dir, &owned, CAT_LIMIT)).await
+}
+
+fn read_small_file(alloc_dir: &Path, rel: &str, limit: u64) -> Result<Vec<u8>, FsError> {
     let path = resolve(alloc_dir, rel)?;
-    if path.is_dir() {
-        return Err(FsError::IsDir(rel.to_string()));
+    let file = open_regular(&path, rel)?;
+    let too_large = || FsError::TooLarge {
+        path: rel.to_string(),
+        limit,
+    };
+    let size = file.metadata().map_err(|e| io_err_rel(rel, e))?.len();
+    if size > limit {
+        return Err(too_large());
     }
-    tokio::fs::read(&path).await.map_err(|e| io_err_rel(rel, e))
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // One byte past the limit tells a file that grew since it was measured.
+    file.take(limit + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| io_err_rel(rel, e))?;
+    if data.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(data)
 }
 
 /// Where a log stream reads next.
 struct LogCursor {
+    alloc_dir: PathBuf,
+    task: String,
     logs_dir: PathBuf,
     prefix: String,
     marker: PathBuf,
+    /// Where to start, applied on the first read.
+    start: Option<(Origin, u64)>,
     index: u64,
     offset: u64,
     follow: bool,
     done: bool,
 }
 
-fn indices(logs_dir: &Path, prefix: &str) -> Vec<u64> {
-    drover_drivers::logs::rotated_indices(logs_dir, prefix).unwrap_or_default()
+async fn indices(logs_dir: &Path, prefix: &str) -> Vec<u64> {
+    drover_drivers::logs::rotated_indices_async(logs_dir, prefix)
+        .await
+        .unwrap_or_default()
 }
 
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+async fn file_len(path: &Path) -> u64 {
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0)
 }
 
 impl LogCursor {
@@ -232,10 +324,24 @@ impl LogCursor {
         self.logs_dir.join(format!("{}.{index}", self.prefix))
     }
 
+    /// Refuses task names that are not a directory of this allocation.
+    async fn check_task(&self) -> Result<(), FsError> {
+        let t = self.task.as_str();
+        if t.is_empty() || t.contains('/') || t == ".." || t == "." {
+            return Err(FsError::InvalidTask(t.to_string()));
+        }
+        match tokio::fs::symlink_metadata(self.alloc_dir.join(t)).await {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            _ => Err(FsError::UnknownTask(t.to_string())),
+        }
+    }
+
     /// Places the cursor `offset` bytes from the origin of the concatenated files.
-    fn seek(&mut self, origin: Origin, offset: u64) {
-        let idx = indices(&self.logs_dir, &self.prefix);
-        let sizes: Vec<(u64, u64)> = idx.iter().map(|i| (*i, file_len(&self.path(*i)))).collect();
+    async fn seek(&mut self, origin: Origin, offset: u64) {
+        let mut sizes: Vec<(u64, u64)> = Vec::new();
+        for i in indices(&self.logs_dir, &self.prefix).await {
+            sizes.push((i, file_len(&self.path(i)).await));
+        }
         let mut remaining = offset;
         let (index, pos) = match origin {
             Origin::Start => {
@@ -267,12 +373,19 @@ impl LogCursor {
 
     /// Reads the next bytes, moving across rotated files; `None` at the end.
     async fn next_chunk(&mut self) -> Option<Result<LogChunk, FsError>> {
+        if let Some((origin, offset)) = self.start.take() {
+            if let Err(e) = self.check_task().await {
+                self.done = true;
+                return Some(Err(e));
+            }
+            self.seek(origin, offset).await;
+        }
         loop {
             if self.done {
                 return None;
             }
             // Sampled before reading, so bytes written just before the task died are not lost.
-            let dead = self.marker.exists();
+            let dead = tokio::fs::try_exists(&self.marker).await.unwrap_or(false);
             match self.read_current().await {
                 Ok(Some(chunk)) => return Some(Ok(chunk)),
                 Ok(None) => {}
@@ -282,6 +395,7 @@ impl LogCursor {
                 }
             }
             if let Some(next) = indices(&self.logs_dir, &self.prefix)
+                .await
                 .into_iter()
                 .find(|i| *i > self.index)
             {
@@ -300,11 +414,20 @@ impl LogCursor {
     async fn read_current(&mut self) -> Result<Option<LogChunk>, FsError> {
         let path = self.path(self.index);
         let rel = format!("alloc/logs/{}.{}", self.prefix, self.index);
-        let mut file = match tokio::fs::File::open(&path).await {
+        let mut file = match tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(OPEN_FLAGS)
+            .open(&path)
+            .await
+        {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err_rel(&rel, e)),
+            Err(e) => return Err(open_err(&rel, e)),
         };
+        let meta = file.metadata().await.map_err(|e| io_err_rel(&rel, e))?;
+        if !meta.is_file() {
+            return Err(FsError::NotRegular(rel));
+        }
         file.seek(std::io::SeekFrom::Start(self.offset))
             .await
             .map_err(|e| io_err_rel(&rel, e))?;
@@ -326,7 +449,8 @@ impl LogCursor {
 
 /// Streams a task's log from `offset` (counted from `origin` over all its rotated files). With
 /// `follow`, keeps yielding new bytes across rotations until the receiver is dropped or the
-/// task is dead and everything was read.
+/// task is dead and everything was read. A task that is not in the allocation yields one
+/// [`FsError::UnknownTask`] (or [`FsError::InvalidTask`] for a name that is not one).
 pub fn logs(
     alloc_dir: &Path,
     task: &str,
@@ -335,28 +459,21 @@ pub fn logs(
     offset: i64,
     follow: bool,
 ) -> impl Stream<Item = Result<LogChunk, FsError>> + Send + 'static {
-    let mut cursor = LogCursor {
+    let cursor = LogCursor {
+        alloc_dir: alloc_dir.to_path_buf(),
+        task: task.to_string(),
         logs_dir: alloc_dir.join("alloc").join("logs"),
         prefix: format!("{task}.{}", kind.as_str()),
         marker: dead_marker(alloc_dir, task),
+        start: Some((origin, u64::try_from(offset).unwrap_or(0))),
         index: 0,
         offset: 0,
         follow,
         done: false,
     };
-    let bad_task = task.is_empty() || task.contains('/') || task == ".." || task == ".";
-    if bad_task {
-        cursor.done = true;
-    } else {
-        cursor.seek(origin, offset.max(0) as u64);
-    }
-    let first_error = bad_task.then(|| FsError::InvalidTask(task.to_string()));
-    futures_util::stream::unfold((cursor, first_error), |(mut cursor, err)| async move {
-        if let Some(e) = err {
-            return Some((Err(e), (cursor, None)));
-        }
+    futures_util::stream::unfold(cursor, |mut cursor| async move {
         let item = cursor.next_chunk().await?;
-        Some((item, (cursor, None)))
+        Some((item, cursor))
     })
 }
 

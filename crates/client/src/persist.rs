@@ -2,9 +2,11 @@
 //! rename, fsync of the directory) so that a crash leaves either the old or the new version.
 //! Holds the node identity and one file per allocation (`allocs/<id>.json`) with the
 //! allocation, its task states, and the driver handles needed to re-attach after a restart.
+//! The node secret lives here, so directories are 0700 and files 0600.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use drover_api::{Allocation, TaskState};
@@ -14,16 +16,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::ClientError;
 
-/// Writes `value` as JSON to `path` atomically.
+/// Mode of the state directories: only the agent's user may enter them.
+const DIR_MODE: u32 = 0o700;
+/// Mode of state files: the node secret and task handles are the agent's alone.
+const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) with [`DIR_MODE`], and tightens it if it existed.
+fn private_dir(dir: &Path) -> Result<(), ClientError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| ClientError::io("creating state directory", dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+        .map_err(|e| ClientError::io("setting permissions of", dir, e))
+}
+
+/// Writes `value` as JSON to `path` atomically, readable by the agent's user only.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ClientError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| ClientError::io("creating state directory", dir, e))?;
+    private_dir(dir)?;
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ClientError::io("encoding state", path, std::io::Error::other(e)))?;
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        // A leftover temp file keeps its old mode through `open`: set it explicitly.
+        f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -92,8 +116,10 @@ impl StateDir {
         self.allocs_dir().join(format!("{alloc_id}.json"))
     }
 
-    /// The node identity, created and persisted on first use.
+    /// The node identity, created and persisted on first use. Also makes sure the state
+    /// directory is private, whoever created it.
     pub fn node_identity(&self) -> Result<NodeIdentity, ClientError> {
+        private_dir(&self.root)?;
         let path = self.identity_path();
         if let Some(id) = read_json::<NodeIdentity>(&path)? {
             return Ok(id);
@@ -170,6 +196,24 @@ mod tests {
         assert_eq!(state.load_allocs().unwrap(), vec![a]);
         state.delete_alloc("a1").unwrap();
         assert!(state.load_allocs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn state_is_private_to_the_agent_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("client");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = StateDir::new(root.clone());
+        state.node_identity().unwrap();
+        let mut a = PersistedAlloc::default();
+        a.alloc.id = "a1".into();
+        state.save_alloc(&a).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("allocs")), 0o700);
+        assert_eq!(mode(&root.join("node.json")), 0o600);
+        assert_eq!(mode(&root.join("allocs/a1.json")), 0o600);
     }
 
     #[test]

@@ -118,14 +118,9 @@ pub fn nomad_vars(
     if let Some(max) = memory_max {
         set("NOMAD_MEMORY_MAX_LIMIT".into(), max.to_string());
     }
-    if let Some(cores) = task
-        .resources
-        .as_ref()
-        .and_then(|r| r.cores)
-        .filter(|c| *c > 0)
-    {
-        set("NOMAD_CPU_CORES".into(), cores.to_string());
-    }
+    // NOMAD_CPU_CORES lists the cores reserved for the task (a cpuset such as "0-1,3"). The
+    // allocation names no reserved cores yet, so it is left out rather than guessed from the
+    // count the task asked for.
 
     for port in group_ports(alloc, node) {
         let l = sanitize(&port.label);
@@ -317,6 +312,7 @@ mod tests {
         assert_eq!(env["NOMAD_HOST_PORT_http"], "23456");
         assert_eq!(env["NOMAD_ADDR_http"], "10.0.0.5:23456");
         assert_eq!(env["NOMAD_CPU_LIMIT"], "100");
+        assert!(!env.contains_key("NOMAD_CPU_CORES"));
         assert_eq!(env["NOMAD_META_owner"], "ops");
         assert_eq!(env["NOMAD_META_OWNER"], "ops");
         assert_eq!(env["NOMAD_META_tier_name"], "front");

@@ -1,17 +1,22 @@
 //! The task runner: drives one task through its life. It runs the prestart hooks, starts the
 //! task with its driver (or re-attaches to it after an agent restart), waits for it to exit or
-//! to be killed, applies the restart policy, and records every step as a task event.
+//! to be killed, applies the restart policy (to exits and to failed starts alike), and records
+//! every step as a task event. A restored task that cannot be re-attached (or whose driver is
+//! gone) is killed rather than left running beside a second copy.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use drover_api::Task;
-use drover_drivers::{Driver, ExitResult, TaskConfig, TaskHandle, parse_signal};
+use drover_drivers::proc::{is_alive, signal_group};
+use drover_drivers::{
+    Driver, DriverError, ExitResult, HandleState, Signal, TaskConfig, TaskHandle, parse_signal,
+};
 use tokio::sync::watch;
 
-use crate::alloc_runner::AllocShared;
+use crate::alloc_runner::{AllocShared, KillReason};
 use crate::hooks::{HookContext, run_prestart};
-use crate::restarts::{Decision, Policy, RestartTracker};
+use crate::restarts::{Decision, Policy, REASON_UNRECOVERABLE, RestartTracker};
 use crate::task_state as ts;
 
 /// Nomad's default `kill_timeout`.
@@ -26,7 +31,7 @@ enum Outcome {
 pub struct TaskRunner {
     alloc: Arc<AllocShared>,
     name: String,
-    kill: watch::Receiver<bool>,
+    kill: watch::Receiver<Option<KillReason>>,
     restore: bool,
 }
 
@@ -46,19 +51,26 @@ impl TaskRunner {
             .update_task(&self.name, |t| ts::push_event(&mut t.state, e));
     }
 
-    fn finish(&self, failed: bool) {
+    async fn finish(&self, failed: bool) {
         self.alloc.update_task(&self.name, |t| {
             ts::mark_dead(&mut t.state, failed);
             t.handle = None;
         });
         let marker = crate::fs::dead_marker(self.alloc.dir.root(), &self.name);
-        if let Err(e) = std::fs::write(&marker, b"") {
+        if let Err(e) = tokio::fs::write(&marker, b"").await {
             tracing::debug!(path = %marker.display(), error = %e, "cannot write task-dead marker");
         }
     }
 
+    /// Fails the task for good: `event` says why, then `Not Restarting`.
+    async fn fail_unrecoverably(&self, event: drover_api::TaskEvent) {
+        self.event(event);
+        self.event(ts::not_restarting(REASON_UNRECOVERABLE, true));
+        self.finish(true).await;
+    }
+
     fn killed(&self) -> bool {
-        *self.kill.borrow()
+        self.kill.borrow().is_some()
     }
 
     pub async fn run(self) {
@@ -66,19 +78,31 @@ impl TaskRunner {
         if ts::is_dead(&current.state) {
             return;
         }
+        let restored = if self.restore {
+            current.handle.clone().zip(current.config.clone())
+        } else {
+            None
+        };
         let Some((task, job_type)) = self.alloc.task_def(&self.name) else {
-            self.event(ts::setup_failure(
+            if let Some((state, _)) = &restored {
+                self.kill_untracked(state);
+            }
+            self.fail_unrecoverably(ts::setup_failure(
                 "task is not part of the allocation's job",
-            ));
-            self.finish(true);
+            ))
+            .await;
             return;
         };
         let Some(driver) = self.alloc.ctx.drivers.get(&task.driver).cloned() else {
-            self.event(ts::driver_failure(&format!(
+            if let Some((state, _)) = &restored {
+                // Nothing could track it any more: it must not keep running unseen.
+                self.kill_untracked(state);
+            }
+            self.fail_unrecoverably(ts::driver_failure(&format!(
                 "driver {:?} is not available on this node",
                 task.driver
-            )));
-            self.finish(true);
+            )))
+            .await;
             return;
         };
         let policy = Policy::resolve(task.restart_policy.as_ref(), &job_type);
@@ -86,86 +110,129 @@ impl TaskRunner {
 
         let mut handle: Option<Box<dyn TaskHandle>> = None;
         let mut pending_exit: Option<ExitResult> = None;
-        if self.restore
-            && let (Some(state), Some(config)) = (&current.handle, &current.config)
-        {
-            match driver.recover(config, state).await {
+        if let Some((state, config)) = &restored {
+            match self.reattach(driver.as_ref(), state, config).await {
                 Ok(h) => handle = Some(h),
-                Err(e) => {
-                    tracing::info!(task = %self.name, error = %e, "task ended while the agent was away");
-                    pending_exit = Some(ExitResult::unknown());
-                }
+                Err(exit) => pending_exit = Some(exit),
             }
         }
 
         loop {
-            let outcome = match pending_exit.take() {
-                Some(exit) => Outcome::Exited(exit),
+            let exit = match pending_exit.take() {
+                Some(exit) => exit,
                 None => {
-                    if handle.is_none() {
-                        if self.killed() {
-                            self.event(ts::killed());
-                            self.finish(false);
+                    let running = match handle.take() {
+                        Some(h) => h,
+                        None => {
+                            if self.killed() {
+                                self.event(ts::killed());
+                                self.finish(false).await;
+                                return;
+                            }
+                            match self.start(&task, driver.as_ref()).await {
+                                Ok(h) => h,
+                                Err(failure) => {
+                                    self.event(failure);
+                                    let decision = tracker.on_start_error(Instant::now());
+                                    if self.apply(decision).await {
+                                        continue;
+                                    }
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    match self.wait_or_kill(running.as_ref(), &task).await {
+                        Outcome::Killed => {
+                            self.finish(false).await;
                             return;
                         }
-                        match self.start(&task, driver.as_ref()).await {
-                            Ok(h) => handle = Some(h),
-                            Err(StartError::Setup(msg)) => {
-                                self.event(ts::setup_failure(&msg));
-                                self.finish(true);
-                                return;
-                            }
-                            Err(StartError::Driver(msg)) => {
-                                self.event(ts::driver_failure(&msg));
-                                self.finish(true);
-                                return;
-                            }
-                        }
+                        Outcome::Exited(exit) => exit,
                     }
-                    let Some(h) = handle.as_deref() else { return };
-                    self.wait_or_kill(h, &task).await
                 }
-            };
-            handle = None;
-            let exit = match outcome {
-                Outcome::Killed => {
-                    self.finish(false);
-                    return;
-                }
-                Outcome::Exited(exit) => exit,
             };
             self.alloc.update_task(&self.name, |t| {
                 ts::push_event(&mut t.state, ts::terminated(&exit));
                 t.handle = None;
             });
-            match tracker.on_exit(&exit, Instant::now()) {
-                Decision::Stop { failed, reason } => {
-                    if failed {
-                        self.event(ts::not_restarting(&reason, true));
-                    }
-                    self.finish(failed);
-                    return;
-                }
-                Decision::Restart { delay, reason } => {
-                    self.alloc.update_task(&self.name, |t| {
-                        ts::push_event(&mut t.state, ts::restarting(delay, &reason));
-                        ts::mark_restarting(&mut t.state);
-                    });
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = until_killed(self.kill.clone()) => {}
-                    }
-                }
+            let decision = tracker.on_exit(&exit, Instant::now());
+            if !self.apply(decision).await {
+                return;
             }
         }
     }
 
-    /// Runs the hooks and starts the task.
+    /// Records the restart policy's decision; true when the task is to be started again
+    /// (after the delay, unless it is killed meanwhile).
+    async fn apply(&self, decision: Decision) -> bool {
+        match decision {
+            Decision::Stop { failed, reason } => {
+                if failed {
+                    self.event(ts::not_restarting(&reason, true));
+                }
+                self.finish(failed).await;
+                false
+            }
+            Decision::Restart { delay, reason } => {
+                self.alloc.update_task(&self.name, |t| {
+                    ts::push_event(&mut t.state, ts::restarting(delay, &reason));
+                    ts::mark_restarting(&mut t.state);
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = until_killed(self.kill.clone()) => {}
+                }
+                true
+            }
+        }
+    }
+
+    /// Re-attaches to a task an earlier agent started. `Err` carries the exit to decide on: the
+    /// task ended while the agent was away, or it could not be re-attached and was killed, so
+    /// that a restart never runs a second copy beside it.
+    async fn reattach(
+        &self,
+        driver: &dyn Driver,
+        state: &HandleState,
+        config: &TaskConfig,
+    ) -> Result<Box<dyn TaskHandle>, ExitResult> {
+        let err = match driver.recover(config, state).await {
+            Ok(h) => return Ok(h),
+            Err(e @ DriverError::NotRunning { .. }) => {
+                tracing::info!(task = %self.name, error = %e, "task ended while the agent was away");
+                return Err(ExitResult::unknown());
+            }
+            Err(e) => e,
+        };
+        tracing::warn!(task = %self.name, error = %err, "cannot re-attach to the task");
+        let message = format!("cannot re-attach to the task: {err}");
+        self.event(ts::driver_failure(&message));
+        if is_alive(state.pid, state.start_ticks) {
+            self.kill_untracked(state);
+            self.event(ts::killed());
+        }
+        let mut exit = ExitResult::unknown();
+        exit.details.insert("error".into(), message);
+        Err(exit)
+    }
+
+    /// SIGKILLs the process group of a task this agent cannot track, if it still runs.
+    fn kill_untracked(&self, state: &HandleState) {
+        if !is_alive(state.pid, state.start_ticks) {
+            return;
+        }
+        tracing::warn!(task = %self.name, pgid = state.pgid, "killing a task that cannot be tracked");
+        if let Err(e) = signal_group(state.pgid, Signal::SIGKILL) {
+            tracing::error!(task = %self.name, error = %e, "cannot kill an untracked task");
+        }
+    }
+
+    /// Runs the hooks and starts the task; on failure, the event that says why.
     async fn start(
         &self,
         task: &Task,
         driver: &dyn Driver,
-    ) -> Result<Box<dyn TaskHandle>, StartError> {
+    ) -> Result<Box<dyn TaskHandle>, drover_api::TaskEvent> {
         self.event(ts::setup());
         let mut ctx = HookContext {
             alloc: self.alloc.alloc(),
@@ -176,13 +243,14 @@ impl TaskRunner {
         };
         run_prestart(&self.alloc.ctx.hooks, &mut ctx)
             .await
-            .map_err(|e| StartError::Setup(e.to_string()))?;
-        let _ = std::fs::remove_file(crate::fs::dead_marker(self.alloc.dir.root(), &self.name));
+            .map_err(|e| ts::setup_failure(&e.to_string()))?;
+        let marker = crate::fs::dead_marker(self.alloc.dir.root(), &self.name);
+        let _ = tokio::fs::remove_file(marker).await;
         let config = ctx.task_config;
         let handle = driver
             .start(&config)
             .await
-            .map_err(|e| StartError::Driver(e.to_string()))?;
+            .map_err(|e| ts::driver_failure(&e.to_string()))?;
         let state = handle.state().clone();
         self.alloc.update_task(&self.name, |t| {
             t.handle = Some(state);
@@ -207,18 +275,21 @@ impl TaskRunner {
     }
 
     async fn kill_task(&self, handle: &dyn TaskHandle, task: &Task) {
-        let signal_name = if task.kill_signal.is_empty() {
-            "SIGINT"
+        let reason = self.kill.borrow().clone();
+        if let Some(e) = reason.as_ref().and_then(KillReason::event) {
+            self.event(e);
+        }
+        let signal = if task.kill_signal.is_empty() {
+            Signal::SIGINT
         } else {
-            task.kill_signal.as_str()
+            parse_signal(&task.kill_signal).unwrap_or(Signal::SIGINT)
         };
-        let signal = parse_signal(signal_name).unwrap_or(drover_drivers::Signal::SIGINT);
         let timeout = task
             .kill_timeout
             .and_then(|ns| u64::try_from(ns).ok())
             .map(Duration::from_nanos)
             .unwrap_or(DEFAULT_KILL_TIMEOUT);
-        self.event(ts::killing(signal.as_str(), timeout));
+        self.event(ts::killing(timeout));
         match handle.kill(signal, timeout).await {
             Ok(exit) => self.event(ts::terminated(&exit)),
             Err(e) => tracing::warn!(task = %self.name, error = %e, "killing task failed"),
@@ -228,16 +299,11 @@ impl TaskRunner {
 }
 
 /// Resolves once the task is asked to stop.
-async fn until_killed(mut kill: watch::Receiver<bool>) {
+async fn until_killed(mut kill: watch::Receiver<Option<KillReason>>) {
     // A closed channel means the alloc runner is gone: nobody will ask any more.
-    if kill.wait_for(|k| *k).await.is_err() {
+    if kill.wait_for(Option::is_some).await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-enum StartError {
-    Setup(String),
-    Driver(String),
 }
 
 #[cfg(test)]

@@ -87,16 +87,12 @@ pub fn not_restarting(reason: &str, failed: bool) -> TaskEvent {
     e
 }
 
-pub fn killing(signal: &str, timeout: Duration) -> TaskEvent {
-    let verb = if signal == "SIGINT" {
-        "interrupt".to_string()
-    } else {
-        signal.to_string()
-    };
+/// Nomad words this event the same whatever the kill signal.
+pub fn killing(timeout: Duration) -> TaskEvent {
     let mut e = new_event(
         event::KILLING,
         format!(
-            "Sent {verb}. Waiting {} before force killing",
+            "Sent interrupt. Waiting {} before force killing",
             go_duration(timeout)
         ),
     );
@@ -104,21 +100,39 @@ pub fn killing(signal: &str, timeout: Duration) -> TaskEvent {
     e
 }
 
+/// Emitted on a task killed because `sibling` failed.
+pub fn sibling_failed(sibling: &str) -> TaskEvent {
+    let mut e = new_event(
+        event::SIBLING_FAILED,
+        format!("Task's sibling {sibling:?} failed"),
+    );
+    e.failed_sibling = sibling.to_string();
+    e.details
+        .insert("failed_sibling".into(), sibling.to_string());
+    e
+}
+
+/// Emitted on a task killed because the group's leader task died.
+pub fn leader_dead() -> TaskEvent {
+    new_event(event::LEADER_DEAD, "Leader Task in Group dead")
+}
+
 pub fn killed() -> TaskEvent {
     new_event(event::KILLED, "Task successfully killed")
 }
 
+/// The driver could not start (or re-attach to) the task. Whether that fails the task is the
+/// restart policy's call (a `Not Restarting` event follows if so).
 pub fn driver_failure(err: &str) -> TaskEvent {
     let mut e = new_event(event::DRIVER_FAILURE, err);
     e.driver_error = err.to_string();
-    e.fails_task = true;
     e
 }
 
+/// A prestart hook failed; as with [`driver_failure`], the restart policy decides what follows.
 pub fn setup_failure(err: &str) -> TaskEvent {
     let mut e = new_event(event::SETUP_FAILURE, err);
     e.message = err.to_string();
-    e.fails_task = true;
     e
 }
 
@@ -162,15 +176,16 @@ pub fn is_dead(state: &TaskState) -> bool {
     state.state == TASK_STATE_DEAD
 }
 
-/// The allocation's client status and description from its tasks' states.
+/// The allocation's client status and description from its tasks' states, in Nomad's order
+/// of precedence: failed, running, pending, complete.
 pub fn client_status(states: &BTreeMap<String, TaskState>) -> (&'static str, &'static str) {
     let any = |f: &dyn Fn(&TaskState) -> bool| states.values().any(f);
     if any(&|s| is_dead(s) && s.failed) {
         (ALLOC_CLIENT_FAILED, "Failed tasks")
-    } else if states.is_empty() || any(&|s| s.state == TASK_STATE_PENDING || s.state.is_empty()) {
-        (ALLOC_CLIENT_PENDING, "No tasks have started")
     } else if any(&|s| s.state == TASK_STATE_RUNNING) {
         (ALLOC_CLIENT_RUNNING, "Tasks are running")
+    } else if states.is_empty() || any(&|s| s.state == TASK_STATE_PENDING || s.state.is_empty()) {
+        (ALLOC_CLIENT_PENDING, "No tasks have started")
     } else {
         (ALLOC_CLIENT_COMPLETE, "All tasks have completed")
     }
@@ -192,8 +207,13 @@ mod tests {
     fn alloc_status_follows_tasks() {
         let mut m = BTreeMap::new();
         m.insert("a".to_string(), state("pending", false));
-        m.insert("b".to_string(), state("running", false));
         assert_eq!(client_status(&m).0, "pending");
+        m.insert("b".to_string(), state("running", false));
+        // Running outranks pending, as in Nomad's getClientStatus.
+        assert_eq!(client_status(&m).0, "running");
+        m.insert("b".to_string(), state("dead", false));
+        assert_eq!(client_status(&m).0, "pending");
+        m.insert("b".to_string(), state("running", false));
         m.insert("a".to_string(), state("running", false));
         assert_eq!(client_status(&m).0, "running");
         m.insert("a".to_string(), state("dead", false));
@@ -212,9 +232,15 @@ mod tests {
         };
         assert_eq!(terminated(&exit).display_message, "Exit Code: 1");
         assert_eq!(
-            killing("SIGINT", Duration::from_secs(5)).display_message,
+            killing(Duration::from_secs(5)).display_message,
             "Sent interrupt. Waiting 5s before force killing"
         );
+        let sibling = sibling_failed("db");
+        assert_eq!(sibling.r#type, "Sibling Task Failed");
+        assert_eq!(sibling.display_message, "Task's sibling \"db\" failed");
+        assert_eq!(sibling.failed_sibling, "db");
+        assert_eq!(leader_dead().r#type, "Leader Task Dead");
+        assert!(!driver_failure("x").fails_task);
         assert_eq!(
             restarting(Duration::from_millis(100), "x").display_message,
             "Task restarting in 100ms"

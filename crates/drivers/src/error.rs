@@ -43,6 +43,15 @@ pub enum DriverError {
     /// A handle state from another driver or one that cannot describe a live task.
     #[error("cannot recover task: {0}")]
     InvalidState(String),
+    /// The process was started but its `/proc/<pid>/stat` could not be read, so it could not be
+    /// told apart from a recycled pid later; it was killed rather than left running untracked.
+    #[error(
+        "cannot read /proc/{pid}/stat of the started task; it was killed so that it does not run untracked"
+    )]
+    Untrackable { pid: i32 },
+    /// A blocking step ran on a worker that panicked or was cancelled.
+    #[error("driver runtime failure: {0}")]
+    Runtime(String),
     /// The task recorded in a handle state is no longer running.
     #[error("task process {pid} is no longer running")]
     NotRunning { pid: i32 },

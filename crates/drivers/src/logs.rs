@@ -92,6 +92,14 @@ pub fn rotated_indices(dir: &Path, prefix: &str) -> io::Result<Vec<u64>> {
     Ok(indices)
 }
 
+/// [`rotated_indices`] on the blocking pool, for async callers.
+pub async fn rotated_indices_async(dir: &Path, prefix: &str) -> io::Result<Vec<u64>> {
+    let (dir, prefix) = (dir.to_path_buf(), prefix.to_string());
+    tokio::task::spawn_blocking(move || rotated_indices(&dir, &prefix))
+        .await
+        .map_err(io::Error::other)?
+}
+
 /// Writes a stream into `<prefix>.<N>` files of bounded size, keeping the newest `max_files`.
 #[derive(Debug)]
 pub struct RotatingWriter {
@@ -106,7 +114,11 @@ pub struct RotatingWriter {
 impl RotatingWriter {
     /// Continues the highest-numbered existing file, or starts at `<prefix>.0`.
     pub async fn open(dir: &Path, prefix: &str, settings: LogSettings) -> io::Result<Self> {
-        let index = rotated_indices(dir, prefix)?.last().copied().unwrap_or(0);
+        let index = rotated_indices_async(dir, prefix)
+            .await?
+            .last()
+            .copied()
+            .unwrap_or(0);
         let path = dir.join(format!("{prefix}.{index}"));
         let file = open_append(&path).await?;
         let size = file.metadata().await?.len();
@@ -147,7 +159,8 @@ impl RotatingWriter {
         self.file = open_append(&self.dir.join(format!("{}.{}", self.prefix, self.index))).await?;
         self.size = 0;
         let keep_from = (self.index + 1).saturating_sub(u64::from(self.settings.max_files.max(1)));
-        for old in rotated_indices(&self.dir, &self.prefix)?
+        for old in rotated_indices_async(&self.dir, &self.prefix)
+            .await?
             .into_iter()
             .filter(|n| *n < keep_from)
         {

@@ -101,6 +101,16 @@ pub async fn logs(
     if offset < 0 {
         return Err(ApiError::bad_request("offset must not be negative"));
     }
+    // An unknown task is an error now, not a stream that never ends.
+    client
+        .ls(dir.clone(), task.to_string())
+        .await
+        .map_err(|e| {
+            ApiError::not_found(format!(
+                "task {task:?} is not part of allocation {alloc_id}: {}",
+                e.message
+            ))
+        })?;
     let follow = params.flag("follow")?;
     let plain = params.flag("plain")?;
     let stream = client.logs(dir, task.to_string(), kind, origin, offset, follow);
@@ -139,7 +149,8 @@ pub async fn ls(
         Located::Local(dir, client) => (dir, client),
         Located::Remote(response) => return Ok(response),
     };
-    let entries = client.ls(&dir, params.get("path").unwrap_or("/"))?;
+    let path = params.get("path").unwrap_or("/").to_string();
+    let entries = client.ls(dir, path).await?;
     Ok(axum::Json(entries).into_response())
 }
 

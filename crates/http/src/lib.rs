@@ -54,9 +54,9 @@ pub trait ClientFs: Send + Sync {
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf>;
     fn ls(
         &self,
-        alloc_dir: &std::path::Path,
-        path: &str,
-    ) -> Result<Vec<drover_api::fs::AllocFileInfo>, ApiError>;
+        alloc_dir: PathBuf,
+        path: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<drover_api::fs::AllocFileInfo>, ApiError>> + Send>>;
     fn cat(
         &self,
         alloc_dir: PathBuf,

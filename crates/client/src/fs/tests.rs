@@ -192,3 +192,100 @@ async fn bad_task_names_are_refused() {
     assert!(matches!(s.next().await, Some(Err(FsError::InvalidTask(_)))));
     assert!(s.next().await.is_none());
 }
+
+#[tokio::test]
+async fn cat_refuses_fifos_and_large_files_without_blocking() {
+    let dir = alloc_dir();
+    let fifo = dir.path().join("web/local/pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(5), cat(dir.path(), "web/local/pipe"))
+        .await
+        .expect("cat blocked on a FIFO");
+    assert!(matches!(read, Err(FsError::NotRegular(_))), "{read:?}");
+
+    let big = std::fs::File::create(dir.path().join("web/local/big")).unwrap();
+    big.set_len(CAT_LIMIT + 1).unwrap();
+    let err = cat(dir.path(), "web/local/big").await.unwrap_err();
+    assert!(matches!(err, FsError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("16777216"), "{err}");
+
+    std::fs::File::create(dir.path().join("web/local/edge"))
+        .unwrap()
+        .set_len(CAT_LIMIT)
+        .unwrap();
+    assert_eq!(
+        cat(dir.path(), "web/local/edge").await.unwrap().len() as u64,
+        CAT_LIMIT
+    );
+}
+
+#[tokio::test]
+async fn list_runs_off_the_runtime_and_matches_ls() {
+    let dir = alloc_dir();
+    assert_eq!(
+        list(dir.path(), "web").await.unwrap(),
+        ls(dir.path(), "web").unwrap()
+    );
+    assert!(matches!(
+        list(dir.path(), "web/local/app.conf").await,
+        Err(FsError::NotDir(_))
+    ));
+}
+
+#[tokio::test]
+async fn logs_of_an_unknown_task_fail_instead_of_following_forever() {
+    let dir = alloc_dir();
+    let mut s = Box::pin(logs(
+        dir.path(),
+        "nope",
+        LogKind::Stdout,
+        Origin::Start,
+        0,
+        true,
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("logs of an unknown task kept waiting");
+    assert!(
+        matches!(first, Some(Err(FsError::UnknownTask(_)))),
+        "{first:?}"
+    );
+    assert!(s.next().await.is_none());
+}
+
+#[tokio::test]
+async fn logs_refuse_symlinked_and_special_log_files() {
+    let dir = alloc_dir();
+    let logs_dir = dir.path().join("alloc/logs");
+    std::os::unix::fs::symlink("/etc/hostname", logs_dir.join("web.stdout.0")).unwrap();
+    let mut s = Box::pin(logs(
+        dir.path(),
+        "web",
+        LogKind::Stdout,
+        Origin::Start,
+        0,
+        false,
+    ));
+    assert!(matches!(s.next().await, Some(Err(FsError::NotRegular(_)))));
+
+    nix::unistd::mkfifo(
+        &logs_dir.join("web.stderr.0"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let mut s = Box::pin(logs(
+        dir.path(),
+        "web",
+        LogKind::Stderr,
+        Origin::Start,
+        0,
+        true,
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("reading a FIFO log blocked");
+    assert!(
+        matches!(first, Some(Err(FsError::NotRegular(_)))),
+        "{first:?}"
+    );
+}

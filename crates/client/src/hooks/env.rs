@@ -1,5 +1,7 @@
 //! Builds the task's environment (host env < `NOMAD_*` < the task's `env` block, itself
-//! interpolated) and interpolates `${…}` in the task's driver config.
+//! interpolated) and interpolates `${…}` in the task's driver config. The agent's own
+//! credentials in its environment (Nomad's default `env.denylist`) never reach tasks, and
+//! variables whose name or value is not UTF-8 are left out.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,29 @@ use drover_drivers::{BoxFuture, LogSettings};
 use super::{HookContext, HookError, TaskHook};
 use crate::interpolate::Interpolator;
 use crate::task_env::nomad_vars;
+
+/// Nomad's default `env.denylist`: agent variables never passed to tasks. A task's own `env`
+/// block may still set them.
+pub const ENV_DENYLIST: &[&str] = &[
+    "CONSUL_TOKEN",
+    "CONSUL_HTTP_TOKEN",
+    "VAULT_TOKEN",
+    "NOMAD_LICENSE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// The part of the agent's environment a task inherits.
+pub fn host_env(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !ENV_DENYLIST.contains(&k.as_str()))
+        .collect()
+}
 
 pub struct EnvHook;
 
@@ -19,7 +44,7 @@ impl TaskHook for EnvHook {
     fn prestart<'a>(&'a self, ctx: &'a mut HookContext) -> BoxFuture<'a, Result<(), HookError>> {
         Box::pin(async move {
             let task_dir = ctx.alloc_dir.task(&ctx.task.name);
-            let mut env: BTreeMap<String, String> = std::env::vars().collect();
+            let mut env = host_env(std::env::vars_os());
             env.extend(nomad_vars(
                 &ctx.alloc,
                 &ctx.task,
@@ -53,5 +78,34 @@ impl TaskHook for EnvHook {
             tc.env.extend(env);
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use super::*;
+
+    fn os(s: &str) -> OsString {
+        OsString::from(s)
+    }
+
+    #[test]
+    fn host_env_skips_credentials_and_non_utf8_entries() {
+        let vars = vec![
+            (os("PATH"), os("/usr/bin")),
+            (os("VAULT_TOKEN"), os("s.secret")),
+            (os("AWS_SECRET_ACCESS_KEY"), os("k")),
+            (os("CONSUL_HTTP_TOKEN"), os("t")),
+            (os("BAD_VALUE"), OsString::from_vec(vec![0xff, 0xfe])),
+            (OsString::from_vec(vec![b'X', 0xff]), os("v")),
+        ];
+        let env = host_env(vars);
+        assert_eq!(
+            env,
+            BTreeMap::from([("PATH".to_string(), "/usr/bin".to_string())])
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Builds the task's directories (`local`, `secrets` 0700, `tmp`, `private`) and points the
-//! driver at the task dir and the shared log dir.
+//! Builds the task's directories (`local`, `secrets` 0700, `tmp`, `private`), hands the
+//! private ones to `task.user` when set, and points the driver at the task dir and the shared
+//! log dir.
 
 use drover_drivers::BoxFuture;
 
@@ -16,9 +17,12 @@ impl TaskHook for TaskDirHook {
         Box::pin(async move {
             let alloc_dir = ctx.alloc_dir.clone();
             let name = ctx.task.name.clone();
+            let user = ctx.task.user.clone();
             let dirs = tokio::task::spawn_blocking(move || {
                 alloc_dir.build()?;
-                alloc_dir.build_task(&name)
+                let dirs = alloc_dir.build_task(&name)?;
+                dirs.give_to_user(&user)?;
+                Ok::<_, crate::ClientError>(dirs)
             })
             .await
             .map_err(|e| HookError {

@@ -13,7 +13,6 @@ use drover_api::{
 };
 use drover_drivers::{Driver, RawExecDriver};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::alloc_runner::{AllocRunner, RunnerContext};
 use crate::persist::StateDir;
@@ -23,7 +22,7 @@ use crate::updater::Updater;
 struct Fixture {
     dir: tempfile::TempDir,
     ctx: Arc<RunnerContext>,
-    updates: mpsc::UnboundedReceiver<AllocClientUpdate>,
+    updates: crate::updater::UpdateReceiver,
 }
 
 fn fixture() -> Fixture {
@@ -118,7 +117,7 @@ fn read_log(alloc_dir: &Path, file: &str) -> String {
 
 /// Waits for an update of `alloc_id` with `status`.
 async fn wait_status(
-    rx: &mut mpsc::UnboundedReceiver<AllocClientUpdate>,
+    rx: &mut crate::updater::UpdateReceiver,
     alloc_id: &str,
     status: &str,
 ) -> AllocClientUpdate {
@@ -269,7 +268,10 @@ async fn restored_allocations_reattach_without_a_second_copy() {
         1,
         "{types:?}"
     );
-    assert_eq!(read_log(restored.dir().root(), "web.stdout.0"), "started\n");
+    // The first agent's pump may have left the line in the FIFO for the restored one.
+    let root = restored.dir().root().to_path_buf();
+    eventually(|| read_log(&root, "web.stdout.0").contains("started")).await;
+    assert_eq!(read_log(&root, "web.stdout.0"), "started\n");
 
     restored.stop();
     let update = wait_status(&mut f.updates, &a.id, "complete").await;
@@ -292,7 +294,143 @@ async fn a_dead_leader_takes_the_other_tasks_down() {
     let update = wait_status(&mut f.updates, &a.id, "complete").await;
     runner.wait().await;
     assert_eq!(update.task_states["follower"].state, "dead");
-    assert!(event_types(&runner, "follower").contains(&event::KILLED.to_string()));
+    let types = event_types(&runner, "follower");
+    let at = types
+        .iter()
+        .position(|t| t == event::LEADER_DEAD)
+        .unwrap_or_else(|| panic!("no leader event: {types:?}"));
+    assert_eq!(
+        &types[at..],
+        &[
+            event::LEADER_DEAD,
+            event::KILLING,
+            event::TERMINATED,
+            event::KILLED
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_task_takes_its_siblings_down_with_an_event() {
+    let mut f = fixture();
+    let bad = sh_task("bad", "exit 1");
+    let other = sh_task("other", "sleep 1000");
+    let a = alloc("batch", vec![bad, other]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    wait_status(&mut f.updates, &a.id, "failed").await;
+    runner.wait().await;
+    let bad_events = &runner.task_states()["bad"].events;
+    let last = bad_events.last().unwrap();
+    assert_eq!(last.r#type, event::NOT_RESTARTING);
+    assert_eq!(last.display_message, "Policy allows no restarts");
+    assert!(last.fails_task);
+    let other = runner.task_states()["other"].clone();
+    assert!(!other.failed);
+    let sibling = other
+        .events
+        .iter()
+        .find(|e| e.r#type == event::SIBLING_FAILED)
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", other.events));
+    assert_eq!(sibling.display_message, "Task's sibling \"bad\" failed");
+    assert_eq!(sibling.failed_sibling, "bad");
+}
+
+#[tokio::test]
+async fn driver_start_errors_go_through_the_restart_policy() {
+    let mut f = fixture();
+    let mut task = sh_task("web", "");
+    task.config = serde_json::from_value(json!({"command": "/nonexistent/drover-test"})).unwrap();
+    task.restart_policy.as_mut().unwrap().attempts = Some(1);
+    let a = alloc("service", vec![task]);
+    let mut runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    let update = wait_status(&mut f.updates, &a.id, "failed").await;
+    runner.wait().await;
+    assert_eq!(update.task_states["web"].restarts, 1);
+    let types = event_types(&runner, "web");
+    assert_eq!(
+        types,
+        vec![
+            event::RECEIVED,
+            event::SETUP,
+            event::DRIVER_FAILURE,
+            event::RESTARTING,
+            event::SETUP,
+            event::DRIVER_FAILURE,
+            event::NOT_RESTARTING
+        ]
+    );
+}
+
+/// Starts a long task, detaches from it as an agent going away would, and returns its pid
+/// with the saved state.
+async fn detached_task(f: &mut Fixture, a: &Allocation) -> (i32, crate::persist::PersistedAlloc) {
+    let runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
+    wait_status(&mut f.updates, &a.id, "running").await;
+    let pid = runner.handles()["web"].pid;
+    runner.detach().await;
+    let saved = f
+        .ctx
+        .state
+        .load_allocs()
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    (pid, saved)
+}
+
+fn gone(pid: i32) -> bool {
+    drover_drivers::proc::ProcStat::read(pid).is_none_or(|s| s.exited())
+}
+
+#[tokio::test]
+async fn a_task_that_cannot_be_reattached_is_killed_not_duplicated() {
+    let mut f = fixture();
+    let a = alloc("service", vec![sh_task("web", "echo started; sleep 1000")]);
+    let (pid, saved) = detached_task(&mut f, &a).await;
+    // Without its log FIFOs the driver cannot re-attach, though the process lives on.
+    for stream in ["stdout", "stderr"] {
+        let fifo = f
+            .ctx
+            .alloc_root
+            .join(&a.id)
+            .join(format!("alloc/logs/.web.{stream}.fifo"));
+        std::fs::remove_file(fifo).unwrap();
+    }
+    assert!(!gone(pid));
+    let mut restored = AllocRunner::start(f.ctx.clone(), a.clone(), Some(saved));
+    let update = wait_status(&mut f.updates, &a.id, "failed").await;
+    restored.wait().await;
+    eventually(|| gone(pid)).await;
+    let types = event_types(&restored, "web");
+    assert_eq!(types.iter().filter(|t| *t == event::STARTED).count(), 1);
+    assert!(
+        types.contains(&event::DRIVER_FAILURE.to_string()),
+        "{types:?}"
+    );
+    assert!(types.contains(&event::KILLED.to_string()), "{types:?}");
+    assert!(update.task_states["web"].failed);
+}
+
+#[tokio::test]
+async fn a_restored_task_whose_driver_is_gone_is_killed() {
+    let mut f = fixture();
+    let a = alloc("service", vec![sh_task("web", "sleep 1000")]);
+    let (pid, saved) = detached_task(&mut f, &a).await;
+    let (updates, mut rx) = Updater::channel();
+    let without_drivers = Arc::new(RunnerContext {
+        drivers: BTreeMap::new(),
+        node: f.ctx.node.clone(),
+        alloc_root: f.ctx.alloc_root.clone(),
+        state: f.ctx.state.clone(),
+        updates,
+        hooks: crate::hooks::default_hooks(),
+    });
+    let mut restored = AllocRunner::start(without_drivers, a.clone(), Some(saved));
+    wait_status(&mut rx, &a.id, "failed").await;
+    restored.wait().await;
+    eventually(|| gone(pid)).await;
 }
 
 #[tokio::test]
@@ -305,4 +443,19 @@ async fn destroy_removes_the_alloc_dir_and_state() {
     runner.destroy().await;
     assert!(!root.exists());
     assert!(f.ctx.state.load_allocs().unwrap().is_empty());
+    // The final states were reported before the runner went away.
+    let mut last = None;
+    while let Some(u) = f.updates.try_recv() {
+        last = Some(u);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.client_status, "complete");
+    assert_eq!(last.task_states["web"].state, "dead");
+    assert_eq!(
+        last.task_states["web"]
+            .events
+            .last()
+            .map(|e| e.r#type.as_str()),
+        Some(event::KILLED)
+    );
 }

@@ -80,8 +80,7 @@ impl RawExecHandle {
             if let Err(e) = signal_group(pgid, Signal::SIGKILL) {
                 tracing::warn!(pgid, error = %e, "could not clean up the task's process group");
             }
-            let drained = tokio::time::timeout(DRAIN_GRACE, futures_join(pumps)).await;
-            if drained.is_err() {
+            if !drain(pumps, DRAIN_GRACE).await {
                 tracing::warn!(
                     pgid,
                     "task output still open after exit; log files may miss its tail"
@@ -112,10 +111,26 @@ fn spawn_pump(fifo: pipe::Receiver, task: &TaskConfig, stream: Stream) -> JoinHa
     })
 }
 
-async fn futures_join(handles: Vec<JoinHandle<()>>) {
-    for h in handles {
-        let _ = h.await;
+/// Waits up to `grace` for the log pumps to reach EOF. Pumps still running then (a process
+/// outside the task's group holds the FIFO open) are aborted, and their cancellation awaited,
+/// so that no pump outlives the handle's exit and a later handle never shares a FIFO with it.
+/// True when every pump drained on its own.
+async fn drain(mut pumps: Vec<JoinHandle<()>>, grace: Duration) -> bool {
+    let all_done = async {
+        for pump in pumps.iter_mut() {
+            let _ = pump.await;
+        }
+    };
+    if tokio::time::timeout(grace, all_done).await.is_ok() {
+        return true;
     }
+    for pump in &pumps {
+        pump.abort();
+    }
+    for pump in pumps {
+        let _ = pump.await;
+    }
+    false
 }
 
 async fn wait_for_exit(source: ExitSource) -> ExitResult {
@@ -196,5 +211,35 @@ impl TaskHandle for RawExecHandle {
             signal_group(self.state.pgid, Signal::SIGKILL)?;
             Ok(self.wait().await)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    /// A pump that never ends; its receiver learns when the pump's future is dropped.
+    fn stuck_pump() -> (JoinHandle<()>, oneshot::Receiver<()>) {
+        let (alive, dropped) = oneshot::channel::<()>();
+        let pump = tokio::spawn(async move {
+            let _alive = alive;
+            std::future::pending::<()>().await;
+        });
+        (pump, dropped)
+    }
+
+    #[tokio::test]
+    async fn drain_aborts_pumps_that_outlive_the_grace() {
+        let (pump, dropped) = stuck_pump();
+        assert!(!drain(vec![pump], Duration::from_millis(50)).await);
+        // The pump was cancelled, not merely detached: its state is already gone.
+        assert!(dropped.await.is_err());
+    }
+
+    #[tokio::test]
+    async fn drain_reports_pumps_that_finish_in_time() {
+        let quick = tokio::spawn(async {});
+        assert!(drain(vec![quick], Duration::from_secs(5)).await);
     }
 }

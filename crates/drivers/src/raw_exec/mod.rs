@@ -7,16 +7,19 @@ mod handle;
 mod user;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use drover_api::DriverInfo;
+use nix::sys::signal::Signal;
 
 use crate::logs::{self, Stream};
-use crate::proc::{ProcStat, is_alive};
+use crate::proc::{ProcStat, is_alive, signal_group};
 use crate::{BoxFuture, Driver, DriverError, HandleState, TaskConfig, TaskHandle};
 
 pub use config::RawExecTaskConfig;
 pub use handle::RawExecHandle;
+use user::UserIds;
 
 /// The driver's name in jobspecs and node fingerprints.
 pub const NAME: &str = "raw_exec";
@@ -32,12 +35,18 @@ impl RawExecDriver {
         RawExecDriver { enabled }
     }
 
-    fn start_task(&self, task: &TaskConfig) -> Result<RawExecHandle, DriverError> {
+    async fn start_task(&self, task: &TaskConfig) -> Result<RawExecHandle, DriverError> {
         if !self.enabled {
             return Err(DriverError::Disabled(NAME));
         }
         let cfg = RawExecTaskConfig::from_task(&task.config)?;
-        let ids = user::resolve(&task.user)?;
+        // Account lookup, mkdir, mkfifo and opening files block: keep them off runtime threads.
+        let prepared = {
+            let task = task.clone();
+            tokio::task::spawn_blocking(move || prepare(&task))
+                .await
+                .map_err(|e| DriverError::Runtime(format!("preparing the task: {e}")))??
+        };
 
         let mut cmd = tokio::process::Command::new(&cfg.command);
         cmd.args(&cfg.args)
@@ -46,20 +55,24 @@ impl RawExecDriver {
             .current_dir(&task.task_dir)
             .process_group(0)
             .stdin(Stdio::null());
-        if let Some(ids) = ids {
+        if let Some(ids) = prepared.ids {
             cmd.uid(ids.uid).gid(ids.gid);
         }
-
-        let readers = if task.logs.disabled {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            None
-        } else {
-            std::fs::create_dir_all(&task.log_dir)
-                .map_err(|e| DriverError::io("creating log directory", &task.log_dir, e))?;
-            let stdout = prepare_stream(task, Stream::Stdout)?;
-            let stderr = prepare_stream(task, Stream::Stderr)?;
-            cmd.stdout(stdout.task_end).stderr(stderr.task_end);
-            Some((stdout.agent_end, stderr.agent_end))
+        let readers = match prepared.streams {
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+                None
+            }
+            Some((stdout, stderr)) => {
+                // Opened after the task's ends, so the agent's read-only end never sees a
+                // spurious EOF and nothing written before the agent reads is lost.
+                let readers = (
+                    logs::open_agent_end(&stdout.path)?,
+                    logs::open_agent_end(&stderr.path)?,
+                );
+                cmd.stdout(stdout.task_end).stderr(stderr.task_end);
+                Some(readers)
+            }
         };
 
         let spawned = cmd.spawn();
@@ -70,13 +83,12 @@ impl RawExecDriver {
             command: cfg.command.clone(),
             source,
         })?;
-        let pid = child
-            .id()
-            .and_then(|p| i32::try_from(p).ok())
-            .ok_or_else(|| DriverError::InvalidState("spawned process has no pid".into()))?;
-        let start_ticks = ProcStat::read(pid)
-            .map(|s| s.start_ticks)
-            .unwrap_or_default();
+        let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) else {
+            return Err(DriverError::InvalidState(
+                "spawned process has no pid".into(),
+            ));
+        };
+        let (start_ticks, child) = identify(pid, ProcStat::read(pid), child)?;
         let state = HandleState {
             driver: NAME.to_string(),
             pid,
@@ -127,23 +139,66 @@ impl RawExecDriver {
     }
 }
 
-/// Both ends of one output stream's FIFO.
-struct StreamEnds {
+/// The task's end of one output stream's FIFO, and where the agent opens its own end.
+struct TaskStream {
+    path: PathBuf,
     task_end: std::fs::File,
-    agent_end: tokio::net::unix::pipe::Receiver,
 }
 
-fn prepare_stream(task: &TaskConfig, stream: Stream) -> Result<StreamEnds, DriverError> {
+/// What [`prepare`] sets up before the process is spawned.
+struct Prepared {
+    ids: Option<UserIds>,
+    /// stdout and stderr; `None` when logging is disabled.
+    streams: Option<(TaskStream, TaskStream)>,
+}
+
+/// The blocking part of starting a task: resolving `user`, creating the log dir and FIFOs and
+/// opening the task's ends of them.
+fn prepare(task: &TaskConfig) -> Result<Prepared, DriverError> {
+    let ids = user::resolve(&task.user)?;
+    if task.logs.disabled {
+        return Ok(Prepared { ids, streams: None });
+    }
+    std::fs::create_dir_all(&task.log_dir)
+        .map_err(|e| DriverError::io("creating log directory", &task.log_dir, e))?;
+    let streams = (
+        task_stream(task, Stream::Stdout)?,
+        task_stream(task, Stream::Stderr)?,
+    );
+    Ok(Prepared {
+        ids,
+        streams: Some(streams),
+    })
+}
+
+fn task_stream(task: &TaskConfig, stream: Stream) -> Result<TaskStream, DriverError> {
     let path = logs::fifo_path(&task.log_dir, &task.task_name, stream);
     logs::ensure_fifo(&path)?;
-    // The task's end first: the agent's read-only end then never sees a spurious EOF, and the
-    // pipe stays open so nothing written is lost before the agent reads it.
     let task_end = logs::open_task_end(&path)?;
-    let agent_end = logs::open_agent_end(&path)?;
-    Ok(StreamEnds {
-        task_end,
-        agent_end,
-    })
+    Ok(TaskStream { path, task_end })
+}
+
+/// The start time that identifies the spawned process from now on. Without it the task could
+/// never be told apart from a recycled pid after an agent restart, so a process whose stat
+/// cannot be read is killed with its group (and reaped) instead of running untracked.
+fn identify(
+    pid: i32,
+    stat: Option<ProcStat>,
+    mut child: tokio::process::Child,
+) -> Result<(u64, tokio::process::Child), DriverError> {
+    if let Some(stat) = stat {
+        return Ok((stat.start_ticks, child));
+    }
+    if let Err(e) = signal_group(pid, Signal::SIGKILL) {
+        tracing::warn!(pid, error = %e, "cannot kill the process group of an untrackable task");
+    }
+    if let Err(e) = child.start_kill() {
+        tracing::warn!(pid, error = %e, "cannot kill an untrackable task");
+    }
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Err(DriverError::Untrackable { pid })
 }
 
 impl Driver for RawExecDriver {
@@ -171,6 +226,7 @@ impl Driver for RawExecDriver {
     ) -> BoxFuture<'a, Result<Box<dyn TaskHandle>, DriverError>> {
         Box::pin(async move {
             self.start_task(task)
+                .await
                 .map(|h| Box::new(h) as Box<dyn TaskHandle>)
         })
     }

@@ -226,3 +226,25 @@ async fn missing_command_is_a_spawn_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_task_whose_stat_cannot_be_read_is_killed_not_tracked() {
+    let child = tokio::process::Command::new("/bin/sh")
+        .args(["-c", "sleep 1000"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap() as i32;
+    let err = identify(pid, None, child).err().unwrap();
+    assert!(
+        matches!(err, DriverError::Untrackable { pid: p } if p == pid),
+        "{err}"
+    );
+    for _ in 0..200 {
+        if gone(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(gone(pid), "the untrackable task {pid} is still running");
+}

@@ -1,5 +1,11 @@
 //! Running a task as `task.user`: possible only when the agent runs as root (the child then
-//! calls setgid/setuid and drops supplementary groups before exec).
+//! calls setgid/setuid before exec).
+//!
+//! Supplementary groups: Nomad's executor calls `initgroups`, so the task keeps the user's other
+//! groups. drover cannot yet: the standard library clears supplementary groups when it switches
+//! uid, `CommandExt::groups` is unstable, and setting them in a `pre_exec` hook needs unsafe
+//! code in the forked child. A task running as `user` therefore has only the user's primary
+//! group; files it needs through another group must be granted to the primary group instead.
 
 use nix::unistd::{Gid, Uid, User};
 
