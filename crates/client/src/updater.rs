@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::rpc::Rpc;
 
 /// Window after a send during which further updates are gathered into the next batch.
-const COALESCE: Duration = Duration::from_millis(20);
+const COALESCE: Duration = Duration::from_millis(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
