@@ -2,7 +2,7 @@
 //! Allocations on another node are fetched from that node's agent.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures_util::StreamExt;
@@ -59,17 +59,40 @@ async fn locate(
     Ok(Located::Remote(response))
 }
 
+/// The allocation named in the path, when this agent's client runs it. For an allocation on
+/// another node, extracting this answers the request by forwarding it to that node.
+pub struct LocalAlloc {
+    id: String,
+    dir: std::path::PathBuf,
+    client: std::sync::Arc<dyn crate::ClientFs>,
+}
+
+impl axum::extract::FromRequestParts<AppState> for LocalAlloc {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match locate(state, &id, &parts.uri, &parts.headers).await {
+            Ok(Located::Local(dir, client)) => Ok(LocalAlloc { id, dir, client }),
+            Ok(Located::Remote(response)) => Err(response),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
 pub async fn logs(
-    State(state): State<AppState>,
-    Path(alloc_id): Path<String>,
+    LocalAlloc {
+        id: alloc_id,
+        dir,
+        client,
+    }: LocalAlloc,
     params: Params,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
-        Located::Local(dir, client) => (dir, client),
-        Located::Remote(response) => return Ok(response),
-    };
     let task = params
         .get("task")
         .filter(|t| !t.is_empty())
@@ -139,32 +162,18 @@ pub async fn logs(
 }
 
 pub async fn ls(
-    State(state): State<AppState>,
-    Path(alloc_id): Path<String>,
+    LocalAlloc { dir, client, .. }: LocalAlloc,
     params: Params,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
-        Located::Local(dir, client) => (dir, client),
-        Located::Remote(response) => return Ok(response),
-    };
     let path = params.get("path").unwrap_or("/").to_string();
     let entries = client.ls(dir, path).await?;
     Ok(axum::Json(entries).into_response())
 }
 
 pub async fn cat(
-    State(state): State<AppState>,
-    Path(alloc_id): Path<String>,
+    LocalAlloc { dir, client, .. }: LocalAlloc,
     params: Params,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dir, client) = match locate(&state, &alloc_id, &uri, &headers).await? {
-        Located::Local(dir, client) => (dir, client),
-        Located::Remote(response) => return Ok(response),
-    };
     let path = params
         .get("path")
         .ok_or_else(|| ApiError::bad_request("must provide a file path"))?;
