@@ -52,6 +52,9 @@ pub struct ServerBlock {
     pub num_schedulers: Option<usize>,
     pub heartbeat_grace: Option<String>,
     pub min_heartbeat_ttl: Option<String>,
+    pub eval_gc_threshold: Option<String>,
+    pub job_gc_threshold: Option<String>,
+    pub job_gc_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,6 +100,9 @@ pub struct Config {
     pub num_schedulers: Option<usize>,
     pub heartbeat_grace: std::time::Duration,
     pub min_heartbeat_ttl: std::time::Duration,
+    pub eval_gc_threshold: std::time::Duration,
+    pub job_gc_threshold: std::time::Duration,
+    pub job_gc_interval: std::time::Duration,
     pub client_enabled: bool,
     pub servers: Vec<String>,
     pub node_class: String,
@@ -283,6 +289,9 @@ fn merge(base: FileConfig, over: FileConfig) -> FileConfig {
             num_schedulers: o.num_schedulers.or(b.num_schedulers),
             heartbeat_grace: o.heartbeat_grace.or(b.heartbeat_grace),
             min_heartbeat_ttl: o.min_heartbeat_ttl.or(b.min_heartbeat_ttl),
+            eval_gc_threshold: o.eval_gc_threshold.or(b.eval_gc_threshold),
+            job_gc_threshold: o.job_gc_threshold.or(b.job_gc_threshold),
+            job_gc_interval: o.job_gc_interval.or(b.job_gc_interval),
         }),
         client: merge_opt(base.client, over.client, |b, o| ClientBlock {
             enabled: o.enabled.or(b.enabled),
@@ -399,6 +408,9 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
         num_schedulers: server.num_schedulers,
         heartbeat_grace: duration(server.heartbeat_grace, 10, "server.heartbeat_grace")?,
         min_heartbeat_ttl: duration(server.min_heartbeat_ttl, 10, "server.min_heartbeat_ttl")?,
+        eval_gc_threshold: duration(server.eval_gc_threshold, 3600, "server.eval_gc_threshold")?,
+        job_gc_threshold: duration(server.job_gc_threshold, 4 * 3600, "server.job_gc_threshold")?,
+        job_gc_interval: duration(server.job_gc_interval, 300, "server.job_gc_interval")?,
         client_enabled,
         servers,
         node_class: client.node_class.unwrap_or_default(),

@@ -79,6 +79,11 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         sc.http_addr = advertise.clone();
         sc.heartbeat_grace = config.heartbeat_grace;
         sc.min_heartbeat_ttl = config.min_heartbeat_ttl;
+        sc.gc = drover_server::GcThresholds {
+            eval: config.eval_gc_threshold,
+            job: config.job_gc_threshold,
+        };
+        sc.gc_interval = config.job_gc_interval;
         if let Some(n) = config.num_schedulers {
             sc.num_schedulers = n;
         }

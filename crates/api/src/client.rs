@@ -243,7 +243,9 @@ impl Client {
         }
         let resp = self.send(req).await?;
         let bytes = resp.bytes().await.map_err(transport_error)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+        // Some writes answer with an empty body: read it as JSON `null`.
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
     }
 
     // Typed helpers for the endpoints the CLI and the client agent use.

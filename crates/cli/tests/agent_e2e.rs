@@ -564,3 +564,48 @@ async fn acknowledged_writes_survive_a_crash() {
     ids.sort();
     assert_eq!(ids, ["keep-0", "keep-1", "keep-2", "keep-3", "keep-4"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forced_garbage_collection_forgets_stopped_jobs_and_clients_clean_up() {
+    let (_dir, agent) = dev_agent().await;
+    let client = agent.client();
+    client
+        .job_register(&shell_job("once", "batch", "echo done"))
+        .await
+        .unwrap();
+    let alloc = eventually(Duration::from_secs(30), || async {
+        allocs_of(&client, "once")
+            .await
+            .into_iter()
+            .find(|a| a.client_status == "complete")
+    })
+    .await;
+    let alloc_dir = agent.data_dir.join("alloc").join(&alloc.id);
+    assert!(alloc_dir.exists());
+    // A live batch job keeps its finished allocation: it is what says the job is done.
+    let http = reqwest::Client::new();
+    let gc = format!("{}/v1/system/gc", agent.addr());
+    assert_eq!(http.put(&gc).send().await.unwrap().status(), 200);
+    assert_eq!(allocs_of(&client, "once").await.len(), 1);
+    let (code, _, err) = drover(&agent, &["job", "stop", "once"]);
+    assert_eq!(code, 0, "{err}");
+    eventually(Duration::from_secs(20), || async {
+        let (job, _) = client.job("once", &Default::default()).await.ok()?;
+        (job.status == "dead").then_some(())
+    })
+    .await;
+    let (code, _, err) = drover(&agent, &["system", "gc"]);
+    assert_eq!(code, 0, "{err}");
+    let err = client.job("once", &Default::default()).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        client
+            .allocation(&alloc.id, &Default::default())
+            .await
+            .is_err()
+    );
+    eventually(Duration::from_secs(20), || async {
+        (!alloc_dir.exists()).then_some(())
+    })
+    .await;
+}

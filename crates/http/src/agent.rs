@@ -95,3 +95,11 @@ pub async fn peers(State(state): State<AppState>) -> Json<Vec<String>> {
 pub async fn regions(State(state): State<AppState>) -> Json<Vec<String>> {
     Json(vec![state.agent.region.clone()])
 }
+
+/// `PUT /v1/system/gc`: collect everything finished now.
+pub async fn system_gc(
+    State(state): State<AppState>,
+) -> Result<axum::response::Response, crate::ApiError> {
+    crate::query::server(&state)?.collect_garbage(true).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}

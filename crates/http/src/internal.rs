@@ -38,8 +38,8 @@ pub async fn node_heartbeat(
     Ok(json_with_index(&response, index))
 }
 
-/// The node's allocations with their jobs; blocks until the server changes one of them past
-/// `index` (client status reports do not wake it: the client already knows them).
+/// The node's allocations with their jobs; blocks until the server changes or collects one of
+/// them past `index` (client status reports do not wake it: the client already knows them).
 pub async fn node_allocations(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -49,13 +49,7 @@ pub async fn node_allocations(
     let secret = node_secret(&headers)?;
     let server = server(&state)?;
     server.authenticate_node(&id, &secret)?;
-    let node_index = |t: &drover_state::Tables| {
-        t.allocs_by_node(&id)
-            .iter()
-            .map(|a| a.alloc_modify_index)
-            .max()
-            .unwrap_or(0)
-    };
+    let node_index = |t: &drover_state::Tables| t.node_allocs_index(&id);
     let snap = server
         .state()
         .block(params.index, params.wait, node_index)

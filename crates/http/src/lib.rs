@@ -150,6 +150,7 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
+        .route("/v1/system/gc", put(agent::system_gc))
         .route(
             drover_api::internal::NODE_REGISTER_PATH,
             put(internal::node_register),

@@ -8,6 +8,7 @@ mod broker;
 mod commit;
 mod endpoints;
 mod error;
+mod gc;
 mod heartbeat;
 mod plan_apply;
 mod view;
@@ -22,6 +23,7 @@ use drover_state::StateStore;
 use tokio::sync::watch;
 
 pub use error::ServerError;
+pub use gc::GcThresholds;
 
 use crate::broker::EvalBroker;
 use crate::commit::Committer;
@@ -43,6 +45,10 @@ pub struct ServerConfig {
     pub min_heartbeat_ttl: Duration,
     /// Extra time past the TTL before a node is marked down.
     pub heartbeat_grace: Duration,
+    /// How old finished allocations, evaluations and stopped jobs must be to be collected.
+    pub gc: GcThresholds,
+    /// How often garbage is collected.
+    pub gc_interval: Duration,
 }
 
 impl ServerConfig {
@@ -58,6 +64,12 @@ impl ServerConfig {
                 .unwrap_or(2),
             min_heartbeat_ttl: Duration::from_secs(10),
             heartbeat_grace: Duration::from_secs(10),
+            // Nomad's defaults: eval_gc_threshold 1h, job_gc_threshold 4h, every 5 minutes.
+            gc: GcThresholds {
+                eval: Duration::from_secs(3600),
+                job: Duration::from_secs(4 * 3600),
+            },
+            gc_interval: Duration::from_secs(300),
         }
     }
 }
@@ -107,6 +119,7 @@ impl Server {
             tokio::spawn(worker::run(server.clone(), id));
         }
         tokio::spawn(heartbeat::reap(server.clone()));
+        tokio::spawn(gc::run(server.clone(), server.config.gc_interval));
         Ok(server)
     }
 

@@ -163,6 +163,13 @@ impl Tables {
                     touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
                 }
             }
+            Command::Collect {
+                alloc_ids,
+                eval_ids,
+                jobs,
+            } => {
+                self.collect(index, alloc_ids, eval_ids, jobs);
+            }
             Command::AllocStop {
                 alloc_ids,
                 description,
@@ -235,6 +242,47 @@ impl Tables {
         versions.truncate(JOB_VERSIONS_KEPT);
         self.jobs.insert(key, job);
         self.touch(Table::Jobs, index);
+    }
+
+    fn collect(
+        &mut self,
+        index: u64,
+        alloc_ids: &[String],
+        eval_ids: &[String],
+        jobs: &[(String, String)],
+    ) {
+        for id in alloc_ids {
+            let Some(alloc) = self.allocs.remove(id) else {
+                continue;
+            };
+            let key = (alloc.namespace.clone(), alloc.job_id.clone());
+            if let Some(set) = self.allocs_by_job.get_mut(&key) {
+                set.remove(id);
+            }
+            if let Some(set) = self.allocs_by_node.get_mut(&alloc.node_id) {
+                set.remove(id);
+            }
+            self.node_collect_index.insert(alloc.node_id.clone(), index);
+            self.touch(Table::Allocs, index);
+        }
+        for id in eval_ids {
+            let Some(eval) = self.evals.remove(id) else {
+                continue;
+            };
+            if let Some(set) = self
+                .evals_by_job
+                .get_mut(&(eval.namespace.clone(), eval.job_id.clone()))
+            {
+                set.remove(id);
+            }
+            self.touch(Table::Evals, index);
+        }
+        for key in jobs {
+            if self.jobs.contains_key(key) {
+                self.purge_job(key);
+                self.touch(Table::Jobs, index);
+            }
+        }
     }
 
     /// Forgets a job and its versions. Its allocations and evaluations stay until they are

@@ -49,6 +49,12 @@ pub enum Command {
         evals: Vec<Evaluation>,
         now: i64,
     },
+    /// Forgets finished allocations and evaluations, and purges stopped jobs.
+    Collect {
+        alloc_ids: Vec<String>,
+        eval_ids: Vec<String>,
+        jobs: Vec<(String, String)>,
+    },
     /// Operator asked to stop allocations.
     AllocStop {
         alloc_ids: Vec<String>,
@@ -71,7 +77,7 @@ impl Command {
             | Command::NodeStatus { evals, .. }
             | Command::AllocClientUpdate { evals, .. }
             | Command::AllocStop { evals, .. } => evals.iter().collect(),
-            Command::NodeRegister { .. } => Vec::new(),
+            Command::NodeRegister { .. } | Command::Collect { .. } => Vec::new(),
         };
         evals
             .into_iter()

@@ -27,6 +27,10 @@ pub struct Tables {
     pub allocs: HashMap<String, Arc<Allocation>>,
     pub evals: HashMap<String, Arc<Evaluation>>,
     pub nodes: BTreeMap<String, Arc<Node>>,
+    /// Index at which allocations were last collected from each node, so a node's blocking
+    /// query wakes when an allocation disappears as well as when one changes.
+    #[serde(default)]
+    pub node_collect_index: HashMap<String, u64>,
     #[serde(skip)]
     pub allocs_by_job: HashMap<JobKey, BTreeSet<String>>,
     #[serde(skip)]
@@ -91,6 +95,18 @@ impl Tables {
             .collect();
         out.sort_by_key(|a| (a.create_index, a.id.clone()));
         out
+    }
+
+    /// The index a node's allocation watch reports: the last server-side change to one of its
+    /// allocations, or the last collection of one.
+    pub fn node_allocs_index(&self, node_id: &str) -> u64 {
+        let changed = self
+            .allocs_by_node(node_id)
+            .iter()
+            .map(|a| a.alloc_modify_index)
+            .max()
+            .unwrap_or(0);
+        changed.max(self.node_collect_index.get(node_id).copied().unwrap_or(0))
     }
 
     /// Allocations placed on a node.

@@ -8,6 +8,7 @@ pub mod job;
 pub mod node;
 pub mod server;
 pub mod status;
+pub mod system;
 
 use clap::{Args, Parser, Subcommand};
 use drover_api::{Client, ClientConfig};
@@ -50,6 +51,11 @@ pub enum Command {
     Server {
         #[command(subcommand)]
         command: server::ServerCommand,
+    },
+    /// Interact with the system (garbage collection).
+    System {
+        #[command(subcommand)]
+        command: system::SystemCommand,
     },
     /// Display the status of jobs, or of the job, allocation or node an ID names.
     Status(status::StatusArgs),
@@ -111,6 +117,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Alloc { command } => block_on(alloc::run(command)),
         Command::Node { command } => block_on(node::run(command)),
         Command::Server { command } => block_on(server::run(command)),
+        Command::System { command } => block_on(system::run(command)),
         Command::Status(args) => block_on(status::run(args)),
     }
 }
