@@ -370,6 +370,40 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!(resp.status(), 404);
     let (jobs, _) = agent.client().jobs(&Default::default()).await.unwrap();
     assert!(jobs.is_empty(), "nothing may be stored: {jobs:?}");
+
+    // Check-and-set: index 0 means "only if the job does not exist yet".
+    let body = |index: u64| {
+        serde_json::json!({
+            "Job": shell_job("cas", "batch", "true"),
+            "EnforceIndex": true,
+            "JobModifyIndex": index,
+        })
+    };
+    let url = format!("{}/v1/jobs", agent.addr());
+    let created: JobRegisterResponse = http
+        .put(&url)
+        .json(&body(0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http.put(&url).json(&body(0)).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("conflicting job modify index")
+    );
+    let resp = http
+        .put(&url)
+        .json(&body(created.job_modify_index))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]

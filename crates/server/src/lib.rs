@@ -10,6 +10,7 @@ mod endpoints;
 mod error;
 mod gc;
 mod heartbeat;
+mod job_locks;
 mod plan_apply;
 mod view;
 mod worker;
@@ -80,6 +81,7 @@ pub struct Server {
     log: Log,
     broker: Arc<EvalBroker>,
     commits: Committer,
+    job_locks: job_locks::JobLocks,
     plans: PlanQueue,
     heartbeats: Arc<Heartbeats>,
     shutdown: watch::Sender<bool>,
@@ -107,6 +109,7 @@ impl Server {
         };
         let server = Arc::new(Server {
             commits,
+            job_locks: Default::default(),
             config,
             log,
             broker,

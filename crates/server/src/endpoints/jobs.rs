@@ -44,6 +44,9 @@ impl Server {
                     .join("\n")
             )));
         }
+        // Changes to one job are made one at a time, so a check-and-set (EnforceIndex) sees
+        // the version it replaces.
+        let _serialized = self.job_locks.lock(&job.namespace, &job.id).await;
         let snapshot = self.state().snapshot();
         let existing = snapshot.job(&job.namespace, &job.id);
         if request.enforce_index {
@@ -102,6 +105,7 @@ impl Server {
         job_id: &str,
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
+        let _serialized = self.job_locks.lock(namespace, job_id).await;
         let snapshot = self.state().snapshot();
         let job = snapshot
             .job(namespace, job_id)
