@@ -489,8 +489,9 @@ async fn logs(args: LogsArgs) -> CmdResult {
                 None => stdout.write_all(&data).doing("writing logs")?,
             }
         }
-        // When following, the tail window is the first batch; stream everything after it.
+        // When following, the tail window is the first decoded batch; stream everything after.
         if args.follow
+            && held.as_ref().is_some_and(|buf| !buf.is_empty())
             && let (Some(buf), Some(n)) = (held.take(), window.keep_lines)
         {
             stdout
