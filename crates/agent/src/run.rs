@@ -74,9 +74,6 @@ async fn serve(config: Config) -> Result<(), AgentError> {
     let server = if config.server_enabled {
         let mut sc = ServerConfig::new(data_dir.clone());
         sc.region = config.region.clone();
-        sc.datacenter = config.datacenter.clone();
-        sc.name = config.name.clone();
-        sc.http_addr = advertise.clone();
         sc.heartbeat_grace = config.heartbeat_grace;
         sc.min_heartbeat_ttl = config.min_heartbeat_ttl;
         sc.gc = drover_server::GcThresholds {

@@ -33,7 +33,6 @@ pub mod event {
     pub const KILLED: &str = "Killed";
     pub const DRIVER_FAILURE: &str = "Driver Failure";
     pub const SETUP_FAILURE: &str = "Setup Failure";
-    pub const RESTORED: &str = "Restored";
     pub const SIBLING_FAILED: &str = "Sibling Task Failed";
     pub const LEADER_DEAD: &str = "Leader Task Dead";
 }

@@ -20,7 +20,6 @@ pub mod trigger {
     pub const NODE_UPDATE: &str = "node-update";
     pub const ALLOC_STOP: &str = "alloc-stop";
     pub const ALLOC_FAILURE: &str = "alloc-failure";
-    pub const RETRY_FAILED_ALLOC: &str = "alloc-failure";
     pub const QUEUED_ALLOCS: &str = "queued-allocs";
     pub const FAILED_FOLLOW_UP: &str = "failed-follow-up";
 }

@@ -9,14 +9,13 @@ use crate::{ApiError, AppState};
 
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     read_list(&state, &[Table::Allocs], &params, |t| {
-        let mut allocs: Vec<_> = t
-            .allocs
-            .values()
-            .filter(|a| a.namespace == params.namespace || params.namespace == "*")
-            .filter(|a| a.id.starts_with(&params.prefix))
-            .collect();
-        allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-        allocs.iter().map(|a| a.stub()).collect()
+        t.allocs_where(|a| {
+            (a.namespace == params.namespace || params.namespace == "*")
+                && a.id.starts_with(&params.prefix)
+        })
+        .iter()
+        .map(|a| a.stub())
+        .collect()
     })
     .await
 }

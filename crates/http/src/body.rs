@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::ApiError;
 
 /// Largest request body accepted.
-const MAX_BODY: usize = 16 << 20;
+pub(crate) const MAX_BODY: usize = 16 << 20;
 
 /// A JSON request body.
 pub struct JsonBody<T>(pub T);

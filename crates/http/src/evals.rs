@@ -41,9 +41,10 @@ pub async fn allocations(
     params: Params,
 ) -> Result<Response, ApiError> {
     read_list(&state, &[Table::Allocs], &params, |t| {
-        let mut allocs: Vec<_> = t.allocs.values().filter(|a| a.eval_id == id).collect();
-        allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-        allocs.iter().map(|a| a.stub()).collect()
+        t.allocs_where(|a| a.eval_id == id)
+            .iter()
+            .map(|a| a.stub())
+            .collect()
     })
     .await
 }

@@ -25,7 +25,7 @@ pub(crate) async fn proxy(
         .as_ref()
         .ok_or_else(|| ApiError::unavailable("no servers are known to this agent"))?;
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
+    let body = axum::body::to_bytes(body, crate::body::MAX_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
     let path = parts

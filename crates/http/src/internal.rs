@@ -54,12 +54,11 @@ pub async fn node_allocations(
         .state()
         .block(params.index, params.wait, node_index)
         .await;
-    let mut allocs: Vec<_> = snap
+    let allocs: Vec<_> = snap
         .allocs_by_node(&id)
         .iter()
         .map(|a| (**a).clone())
         .collect();
-    allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
     let index = node_index(&snap).max(1);
     Ok(json_with_index(
         &NodeAllocationsResponse { allocs, index },

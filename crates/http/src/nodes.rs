@@ -34,14 +34,5 @@ pub async fn allocations(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    read_list(&state, &[Table::Allocs], &params, |t| {
-        let mut allocs: Vec<_> = t
-            .allocs_by_node(&id)
-            .iter()
-            .map(|a| (**a).clone())
-            .collect();
-        allocs.sort_by_key(|a| (a.create_index, a.id.clone()));
-        allocs
-    })
-    .await
+    read_list(&state, &[Table::Allocs], &params, |t| t.allocs_by_node(&id)).await
 }

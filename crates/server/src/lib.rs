@@ -36,10 +36,6 @@ use crate::plan_apply::PlanQueue;
 pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub region: String,
-    pub datacenter: String,
-    pub name: String,
-    /// Address other agents reach this server's HTTP API at (`127.0.0.1:4646`).
-    pub http_addr: String,
     /// Scheduling workers; defaults to the number of cores.
     pub num_schedulers: usize,
     /// Shortest heartbeat TTL handed to clients.
@@ -57,9 +53,6 @@ impl ServerConfig {
         ServerConfig {
             data_dir,
             region: drover_api::DEFAULT_REGION.to_string(),
-            datacenter: "dc1".to_string(),
-            name: "drover".to_string(),
-            http_addr: "127.0.0.1:4646".to_string(),
             num_schedulers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),

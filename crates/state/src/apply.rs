@@ -55,10 +55,7 @@ impl Tables {
                 touched_jobs.insert(key);
             }
             Command::EvalUpsert { evals } => {
-                for eval in evals {
-                    self.upsert_eval(index, eval);
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                }
+                self.upsert_evals(index, evals, &mut touched_jobs);
             }
             Command::ApplyPlan {
                 allocs,
@@ -74,10 +71,7 @@ impl Tables {
                     self.upsert_alloc_from_plan(index, alloc, *now);
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                 }
-                for eval in evals {
-                    self.upsert_eval(index, eval);
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                }
+                self.upsert_evals(index, evals, &mut touched_jobs);
             }
             Command::NodeRegister { node, now } => {
                 let mut node = (**node).clone();
@@ -122,10 +116,7 @@ impl Tables {
                     self.nodes.insert(node_id.clone(), Arc::new(node));
                     self.touch(Table::Nodes, index);
                 }
-                for eval in evals {
-                    self.upsert_eval(index, eval);
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                }
+                self.upsert_evals(index, evals, &mut touched_jobs);
             }
             Command::AllocClientUpdate {
                 updates,
@@ -158,10 +149,7 @@ impl Tables {
                     self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
                     self.touch(Table::Allocs, index);
                 }
-                for eval in evals {
-                    self.upsert_eval(index, eval);
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                }
+                self.upsert_evals(index, evals, &mut touched_jobs);
             }
             Command::Collect {
                 alloc_ids,
@@ -191,10 +179,7 @@ impl Tables {
                     self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
                     self.touch(Table::Allocs, index);
                 }
-                for eval in evals {
-                    self.upsert_eval(index, eval);
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                }
+                self.upsert_evals(index, evals, &mut touched_jobs);
             }
         }
         for key in touched_jobs {
@@ -290,6 +275,19 @@ impl Tables {
     fn purge_job(&mut self, key: &JobKey) {
         self.jobs.remove(key);
         self.job_versions.remove(key);
+    }
+
+    /// Stores evaluations and notes their jobs, whose status may change.
+    fn upsert_evals(
+        &mut self,
+        index: u64,
+        evals: &[Evaluation],
+        touched_jobs: &mut BTreeSet<JobKey>,
+    ) {
+        for eval in evals {
+            self.upsert_eval(index, eval);
+            touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
+        }
     }
 
     fn upsert_eval(&mut self, index: u64, eval: &Evaluation) {

@@ -86,51 +86,68 @@ impl Tables {
 
     /// Allocations of a job, oldest first.
     pub fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
-        let mut out: Vec<Arc<Allocation>> = self
+        let ids = self
             .allocs_by_job
-            .get(&(namespace.to_string(), job_id.to_string()))
+            .get(&(namespace.to_string(), job_id.to_string()));
+        self.allocs_with_ids(ids)
+    }
+
+    /// Allocations matching `keep`, oldest first.
+    pub fn allocs_where(&self, keep: impl Fn(&Allocation) -> bool) -> Vec<Arc<Allocation>> {
+        oldest_first(
+            self.allocs.values().filter(|a| keep(a)).cloned().collect(),
+            |a| (a.create_index, &a.id),
+        )
+    }
+
+    fn allocs_with_ids(&self, ids: Option<&BTreeSet<String>>) -> Vec<Arc<Allocation>> {
+        let found = ids
             .into_iter()
             .flatten()
-            .filter_map(|id| self.allocs.get(id).cloned())
-            .collect();
-        out.sort_by_key(|a| (a.create_index, a.id.clone()));
-        out
+            .filter_map(|id| self.allocs.get(id).cloned());
+        oldest_first(found.collect(), |a| (a.create_index, &a.id))
     }
 
     /// The index a node's allocation watch reports: the last server-side change to one of its
     /// allocations, or the last collection of one.
     pub fn node_allocs_index(&self, node_id: &str) -> u64 {
         let changed = self
-            .allocs_by_node(node_id)
-            .iter()
+            .allocs_by_node
+            .get(node_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.allocs.get(id))
             .map(|a| a.alloc_modify_index)
             .max()
             .unwrap_or(0);
         changed.max(self.node_collect_index.get(node_id).copied().unwrap_or(0))
     }
 
-    /// Allocations placed on a node.
+    /// Allocations placed on a node, oldest first.
     pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs_by_node
-            .get(node_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.allocs.get(id).cloned())
-            .collect()
+        self.allocs_with_ids(self.allocs_by_node.get(node_id))
     }
 
     /// Evaluations of a job, oldest first.
     pub fn evals_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Evaluation>> {
-        let mut out: Vec<Arc<Evaluation>> = self
+        let ids = self
             .evals_by_job
-            .get(&(namespace.to_string(), job_id.to_string()))
+            .get(&(namespace.to_string(), job_id.to_string()));
+        let found = ids
             .into_iter()
             .flatten()
-            .filter_map(|id| self.evals.get(id).cloned())
-            .collect();
-        out.sort_by_key(|e| (e.create_index, e.id.clone()));
-        out
+            .filter_map(|id| self.evals.get(id).cloned());
+        oldest_first(found.collect(), |e| (e.create_index, &e.id))
     }
+}
+
+/// Sorts by creation (index, then ID), the order listings use.
+fn oldest_first<T>(
+    mut items: Vec<Arc<T>>,
+    key: impl for<'a> Fn(&'a T) -> (u64, &'a str),
+) -> Vec<Arc<T>> {
+    items.sort_by(|a, b| key(a).cmp(&key(b)));
+    items
 }
 
 /// Maps whose keys are not strings are stored as lists of `[key, value]` pairs (JSON objects
