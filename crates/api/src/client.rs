@@ -250,6 +250,46 @@ impl Client {
 
     // Typed helpers for the endpoints the CLI and the client agent use.
 
+    pub async fn keyring_keys(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<crate::RootKeyMeta>, QueryMeta), Error> {
+        self.get(crate::KEYRING_KEYS_PATH, q).await
+    }
+
+    /// Rotates the root key: `full` also re-encrypts what older keys encrypted;
+    /// `publish_time` (Unix nanoseconds) prepublishes the new key until then.
+    pub async fn keyring_rotate(
+        &self,
+        full: bool,
+        publish_time: Option<i64>,
+    ) -> Result<crate::KeyringRotateResponse, Error> {
+        let publish = publish_time.map(|t| t.to_string());
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        if full {
+            params.push(("full", "true"));
+        }
+        if let Some(p) = &publish {
+            params.push(("publish_time", p));
+        }
+        self.write::<(), _>(reqwest::Method::PUT, crate::KEYRING_ROTATE_PATH, None, &params)
+            .await
+    }
+
+    /// Removes an inactive root key; `force` also removes one that live identities use.
+    pub async fn keyring_remove(&self, key_id: &str, force: bool) -> Result<(), Error> {
+        let params: &[(&str, &str)] = if force { &[("force", "true")] } else { &[] };
+        self.delete::<serde_json::Value>(&crate::keyring_key_path(key_id), params)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn jwks(&self) -> Result<crate::JwkSet, Error> {
+        self.get(crate::JWKS_PATH, &QueryOptions::default())
+            .await
+            .map(|(set, _)| set)
+    }
+
     pub async fn jobs(&self, q: &QueryOptions) -> Result<(Vec<JobListStub>, QueryMeta), Error> {
         self.get("/v1/jobs", q).await
     }

@@ -77,3 +77,61 @@ pub struct AllocUpdateRequest {
 pub struct IndexResponse {
     pub index: u64,
 }
+
+/// `POST /v1/internal/identities/sign`: a client asks for its tasks' identities.
+pub const IDENTITIES_SIGN_PATH: &str = "/v1/internal/identities/sign";
+
+/// One identity a client wants signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdentityRequest {
+    #[serde(rename = "AllocID", deserialize_with = "nullable::de")]
+    pub alloc_id: String,
+    #[serde(deserialize_with = "nullable::de")]
+    pub task_name: String,
+    #[serde(deserialize_with = "nullable::de")]
+    pub identity_name: String,
+}
+
+/// Body of a signing request: identities of allocations placed on `NodeID`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignIdentitiesRequest {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    #[serde(deserialize_with = "nullable::de")]
+    pub identities: Vec<IdentityRequest>,
+}
+
+/// A signed identity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignedIdentity {
+    #[serde(flatten)]
+    pub request: IdentityRequest,
+    #[serde(rename = "JWT")]
+    pub jwt: String,
+    /// Unix nanoseconds at which the token expires; 0 when it does not.
+    pub expiration: i64,
+    #[serde(rename = "KeyID")]
+    pub key_id: String,
+}
+
+/// An identity the server refused to sign, and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdentityRejection {
+    #[serde(flatten)]
+    pub request: IdentityRequest,
+    pub reason: String,
+}
+
+/// Answer to a signing request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignIdentitiesResponse {
+    #[serde(deserialize_with = "nullable::de")]
+    pub signed_identities: Vec<SignedIdentity>,
+    #[serde(deserialize_with = "nullable::de")]
+    pub rejections: Vec<IdentityRejection>,
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration::{MINUTE, SECOND};
+use crate::identity::WorkloadIdentity;
 use crate::nullable;
 
 pub const JOB_TYPE_SERVICE: &str = "service";
@@ -115,6 +116,11 @@ pub struct Task {
     pub kill_signal: String,
     #[serde(deserialize_with = "nullable::de")]
     pub leader: bool,
+    /// The unnamed (`default`) identity block, if the task declares one.
+    pub identity: Option<WorkloadIdentity>,
+    /// Named identity blocks.
+    #[serde(deserialize_with = "nullable::de")]
+    pub identities: Vec<WorkloadIdentity>,
 }
 
 /// CPU and memory a task asks for.
@@ -538,6 +544,9 @@ impl Task {
         logs.max_files.get_or_insert(10);
         logs.max_file_size_mb.get_or_insert(10);
         logs.disabled.get_or_insert(false);
+        for wi in self.identity.iter_mut().chain(&mut self.identities) {
+            wi.canonicalize();
+        }
     }
 
     fn validate(&self, errors: &mut Vec<String>) {
@@ -574,6 +583,48 @@ impl Task {
         for c in &self.constraints {
             validate_constraint(c, &what, errors);
         }
+        self.validate_identities(&what, errors);
+    }
+
+    fn validate_identities(&self, what: &str, errors: &mut Vec<String>) {
+        if let Some(wi) = &self.identity {
+            if !wi.is_default() {
+                errors.push(format!(
+                    "{what}: the unnamed identity block is named {:?}; named identities go in Identities",
+                    wi.name
+                ));
+            }
+            wi.validate(what, errors);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for wi in &self.identities {
+            if wi.is_default() {
+                errors.push(format!(
+                    "{what}: only one identity block may omit its name or be named \"default\""
+                ));
+            } else if !names.insert(wi.name.as_str()) {
+                errors.push(format!(
+                    "{what}: identity {:?} is defined more than once",
+                    wi.name
+                ));
+            }
+            wi.validate(what, errors);
+        }
+    }
+
+    /// The task's default identity block (declared, or the implicit one) and then its named
+    /// ones.
+    pub fn identity_blocks(&self) -> impl Iterator<Item = std::borrow::Cow<'_, WorkloadIdentity>> {
+        let default = match &self.identity {
+            Some(wi) => std::borrow::Cow::Borrowed(wi),
+            None => std::borrow::Cow::Owned(WorkloadIdentity::default_block()),
+        };
+        std::iter::once(default).chain(self.identities.iter().map(std::borrow::Cow::Borrowed))
+    }
+
+    /// The identity block called `name` (`default` always exists).
+    pub fn identity_block(&self, name: &str) -> Option<std::borrow::Cow<'_, WorkloadIdentity>> {
+        self.identity_blocks().find(|wi| wi.name == name)
     }
 
     /// Memory in MB the task reserves.

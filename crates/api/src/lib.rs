@@ -13,8 +13,10 @@ pub mod client;
 pub mod duration;
 pub mod evals;
 pub mod fs;
+pub mod identity;
 pub mod internal;
 pub mod jobs;
+pub mod keyring;
 pub mod nodes;
 mod nullable;
 pub mod time;
@@ -23,7 +25,9 @@ pub use agent::*;
 pub use allocs::*;
 pub use client::{Client, ClientConfig, Error as ClientError, QueryMeta, QueryOptions};
 pub use evals::*;
+pub use identity::*;
 pub use jobs::*;
+pub use keyring::*;
 pub use nodes::*;
 
 /// The namespace used when none is given.

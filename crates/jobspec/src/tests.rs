@@ -597,3 +597,47 @@ fn deeply_nested_input_does_not_overflow() {
         let _ = parse(&src, "job.hcl", &VariableValues::default());
     }
 }
+
+#[test]
+fn identity_blocks_default_and_named() {
+    let job = ok(&task_job(
+        r#"
+        identity {
+          env  = true
+          file = true
+        }
+        identity {
+          name          = "vault_default"
+          aud           = ["vault.io"]
+          ttl           = "10m"
+          file          = true
+          change_mode   = "signal"
+          change_signal = "sighup"
+          extra_claims  = { team = "infra" }
+        }
+        identity {
+          name              = "fast"
+          signing_algorithm = "EdDSA"
+        }
+        "#,
+    ));
+    let task = &job.task_groups[0].tasks[0];
+    let default = task.identity.as_ref().unwrap();
+    assert!(default.env && default.file);
+    assert_eq!(task.identities.len(), 2);
+    let vault = &task.identities[0];
+    assert_eq!(vault.name, "vault_default");
+    assert_eq!(vault.audience, vec!["vault.io"]);
+    assert_eq!(vault.ttl, 600 * SECOND);
+    assert_eq!(vault.change_signal, "sighup");
+    assert_eq!(vault.extra_claims["team"], "infra");
+    assert_eq!(task.identities[1].signing_algorithm, "EdDSA");
+}
+
+#[test]
+fn two_unnamed_identity_blocks_are_an_error() {
+    let e = err(&task_job("identity {\n env = true\n}\nidentity {\n file = true\n}\n"));
+    assert!(e.contains("only one identity block"), "{e}");
+    let e = err(&task_job("identity {\n colour = \"red\"\n}\n"));
+    assert!(e.contains("colour"), "{e}");
+}

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use drover_api::{
+use drover_api::{WorkloadIdentity, 
     Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port, ReschedulePolicy, Resources,
     RestartPolicy, Task, TaskGroup,
 };
@@ -65,7 +65,24 @@ const TASK: Schema = Schema {
         "constraint",
         "restart",
         "meta",
+        "identity",
     ],
+};
+const IDENTITY: Schema = Schema {
+    attrs: &[
+        "name",
+        "aud",
+        "change_mode",
+        "change_signal",
+        "env",
+        "file",
+        "filepath",
+        "service_name",
+        "ttl",
+        "extra_claims",
+        "signing_algorithm",
+    ],
+    blocks: &[],
 };
 const NETWORK: Schema = Schema {
     attrs: &["mode"],
@@ -179,7 +196,10 @@ impl Decoder<'_> {
         let what = format!("task {name:?}");
         let body = &block.body;
         self.check(body, &what, &TASK);
+        let (identity, identities) = self.identities(body, &what);
         Task {
+            identity,
+            identities,
             driver: self.string(body, "driver", &what).unwrap_or_default(),
             user: self.string(body, "user", &what).unwrap_or_default(),
             leader: self.bool(body, "leader", &what).unwrap_or_default(),
@@ -228,6 +248,47 @@ impl Decoder<'_> {
         let inner = format!("{name} in {what}");
         self.check(&block.body, &inner, schema);
         Some((&block.body, inner))
+    }
+
+    /// A task's `identity` blocks: the one without a name (or named `default`) and the named
+    /// ones. Two default blocks are an error here; the rest is checked at submit.
+    fn identities(
+        &mut self,
+        body: &Body,
+        what: &str,
+    ) -> (Option<WorkloadIdentity>, Vec<WorkloadIdentity>) {
+        let mut default = None;
+        let mut named = Vec::new();
+        for block in body.get_blocks("identity") {
+            self.no_labels(block, what);
+            let w = format!("identity in {what}");
+            let b = &block.body;
+            self.check(b, &w, &IDENTITY);
+            let wi = WorkloadIdentity {
+                name: self.string(b, "name", &w).unwrap_or_default(),
+                audience: self.strings(b, "aud", &w).unwrap_or_default(),
+                change_mode: self.string(b, "change_mode", &w).unwrap_or_default(),
+                change_signal: self.string(b, "change_signal", &w).unwrap_or_default(),
+                env: self.bool(b, "env", &w).unwrap_or_default(),
+                file: self.bool(b, "file", &w).unwrap_or_default(),
+                filepath: self.string(b, "filepath", &w).unwrap_or_default(),
+                service_name: self.string(b, "service_name", &w).unwrap_or_default(),
+                ttl: self.duration(b, "ttl", &w).unwrap_or_default(),
+                extra_claims: self.string_map(b, "extra_claims", &w),
+                signing_algorithm: self.string(b, "signing_algorithm", &w).unwrap_or_default(),
+            };
+            if !wi.is_default() {
+                named.push(wi);
+            } else if default.is_some() {
+                self.error(
+                    block.span(),
+                    format!("only one identity block in {what} may omit its name"),
+                );
+            } else {
+                default = Some(wi);
+            }
+        }
+        (default, named)
     }
 
     fn restart(&mut self, body: &Body, what: &str) -> Option<RestartPolicy> {
