@@ -135,7 +135,7 @@ pub async fn versions(
         let versions = t.job_versions.get(&(params.namespace.clone(), id))?;
         Some(JobVersionsResponse {
             versions: versions.iter().map(|j| (**j).clone()).collect(),
-            index: t.table_index[Table::Jobs as usize],
+            index: t.table_index(Table::Jobs),
         })
     })
     .await

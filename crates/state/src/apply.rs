@@ -181,6 +181,17 @@ impl Tables {
                 }
                 self.upsert_evals(index, evals, &mut touched_jobs);
             }
+            Command::RootKeyUpsert {
+                key,
+                retire_to,
+                now,
+            } => self.upsert_root_key(index, key, retire_to, *now),
+            Command::RootKeyState {
+                key_ids,
+                state,
+                now,
+            } => self.set_root_key_state(index, key_ids, state, *now),
+            Command::RootKeyDelete { key_ids } => self.delete_root_keys(index, key_ids),
         }
         for key in touched_jobs {
             self.refresh_job_status(index, &key);
@@ -188,7 +199,11 @@ impl Tables {
     }
 
     pub(crate) fn touch(&mut self, table: Table, index: u64) {
-        self.table_index[table as usize] = index;
+        let slot = table as usize;
+        if self.table_index.len() <= slot {
+            self.table_index.resize(slot + 1, 0);
+        }
+        self.table_index[slot] = index;
     }
 
     fn register_job(&mut self, index: u64, job: &Job, now: i64) {

@@ -5,6 +5,8 @@ use drover_api::internal::AllocClientUpdate;
 use drover_api::{Allocation, Evaluation, Job, Node};
 use serde::{Deserialize, Serialize};
 
+use crate::tables::RootKey;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Registers a new job or a new version of one, with the evaluation it triggers.
@@ -55,6 +57,21 @@ pub enum Command {
         eval_ids: Vec<String>,
         jobs: Vec<(String, String)>,
     },
+    /// Adds a root key (or replaces one with the same ID). A key added as active retires the
+    /// active one, which becomes `retire_to` (`inactive`, or `rekeying` for a full rotation).
+    RootKeyUpsert {
+        key: Box<RootKey>,
+        retire_to: String,
+        now: i64,
+    },
+    /// Sets the state of root keys. Making a key active retires the active one to `inactive`.
+    RootKeyState {
+        key_ids: Vec<String>,
+        state: String,
+        now: i64,
+    },
+    /// Forgets root keys.
+    RootKeyDelete { key_ids: Vec<String> },
     /// Operator asked to stop allocations.
     AllocStop {
         alloc_ids: Vec<String>,
@@ -77,7 +94,11 @@ impl Command {
             | Command::NodeStatus { evals, .. }
             | Command::AllocClientUpdate { evals, .. }
             | Command::AllocStop { evals, .. } => evals.iter().collect(),
-            Command::NodeRegister { .. } | Command::Collect { .. } => Vec::new(),
+            Command::NodeRegister { .. }
+            | Command::Collect { .. }
+            | Command::RootKeyUpsert { .. }
+            | Command::RootKeyState { .. }
+            | Command::RootKeyDelete { .. } => Vec::new(),
         };
         evals
             .into_iter()

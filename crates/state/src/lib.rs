@@ -7,6 +7,7 @@
 
 mod apply;
 mod command;
+mod keyring;
 mod store;
 mod tables;
 #[cfg(test)]
@@ -14,4 +15,4 @@ mod tests;
 
 pub use command::Command;
 pub use store::{StateStore, Table, table_index as table_index_of};
-pub use tables::{Snapshot, Tables};
+pub use tables::{RootKey, Snapshot, Tables};

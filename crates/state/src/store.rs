@@ -16,6 +16,7 @@ pub enum Table {
     Allocs = 1,
     Evals = 2,
     Nodes = 3,
+    RootKeys = 4,
 }
 
 /// The state store shared by the server's endpoints, workers and plan applier.
@@ -106,7 +107,7 @@ impl StateStore {
 pub fn table_index(t: &Tables, tables: &[Table]) -> u64 {
     tables
         .iter()
-        .map(|&tb| t.table_index[tb as usize])
+        .map(|&tb| t.table_index(tb))
         .max()
         .unwrap_or(0)
         .max(1)

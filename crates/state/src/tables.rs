@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use drover_api::{Allocation, Evaluation, Job, Node};
+use drover_api::{Allocation, Evaluation, Job, Node, RootKeyMeta};
 use serde::{Deserialize, Serialize};
 
 /// `(namespace, job id)`.
@@ -17,8 +17,9 @@ pub const JOB_VERSIONS_KEPT: usize = 6;
 pub struct Tables {
     /// Index of the last applied command.
     pub index: u64,
-    /// Index of the last change to each table (`Table as usize`).
-    pub table_index: [u64; 4],
+    /// Index of the last change to each table (`Table as usize`); tables added later are
+    /// missing from older snapshots, hence a vector.
+    pub table_index: Vec<u64>,
     #[serde(with = "pairs")]
     pub jobs: BTreeMap<JobKey, Arc<Job>>,
     /// Older versions of each job, newest first (the current version included).
@@ -27,6 +28,9 @@ pub struct Tables {
     pub allocs: HashMap<String, Arc<Allocation>>,
     pub evals: HashMap<String, Arc<Evaluation>>,
     pub nodes: BTreeMap<String, Arc<Node>>,
+    /// The keyring's root keys, by key ID: metadata and wrapped (encrypted) key material.
+    #[serde(default)]
+    pub root_keys: BTreeMap<String, Arc<RootKey>>,
     /// Index at which allocations were last collected from each node, so a node's blocking
     /// query wakes when an allocation disappears as well as when one changes.
     #[serde(default)]
@@ -50,7 +54,47 @@ impl std::ops::Deref for Snapshot {
     }
 }
 
+/// A root key as stored: its metadata, its key material wrapped by the servers'
+/// key-encryption key (never in the clear), and when it stopped signing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RootKey {
+    pub meta: RootKeyMeta,
+    /// Key material encrypted with the key-encryption key (base64), opaque to the state.
+    pub wrapped: String,
+    /// Index at which the key stopped being active; 0 while it is active or never was.
+    #[serde(default)]
+    pub retired_index: u64,
+    /// Unix nanoseconds at which the key stopped being active.
+    #[serde(default)]
+    pub retired_time: i64,
+}
+
 impl Tables {
+    /// Index of the last change to `table`.
+    pub fn table_index(&self, table: crate::store::Table) -> u64 {
+        self.table_index.get(table as usize).copied().unwrap_or(0)
+    }
+
+    /// The key signing new identities.
+    pub fn active_root_key(&self) -> Option<&Arc<RootKey>> {
+        self.root_keys
+            .values()
+            .find(|k| k.meta.state == drover_api::KEY_STATE_ACTIVE)
+    }
+
+    /// Whether a live allocation may hold an identity signed by `key` (one created before the
+    /// key was retired and not yet finished on its client).
+    pub fn root_key_in_use(&self, key: &RootKey) -> bool {
+        match key.meta.state.as_str() {
+            drover_api::KEY_STATE_ACTIVE => true,
+            drover_api::KEY_STATE_PREPUBLISHED => false,
+            _ => self
+                .allocs
+                .values()
+                .any(|a| a.create_index <= key.retired_index && !a.client_terminal()),
+        }
+    }
+
     /// Rebuilds secondary indexes after loading tables from a snapshot.
     pub fn rebuild_indexes(&mut self) {
         self.allocs_by_job.clear();

@@ -295,3 +295,115 @@ async fn blocking_queries_wake_on_their_table_only() {
         .await;
     assert_eq!(snap.index, 3);
 }
+
+fn root_key(id: &str, state: &str) -> crate::RootKey {
+    crate::RootKey {
+        meta: RootKeyMeta {
+            key_id: id.into(),
+            algorithm: KEY_ALGORITHM.into(),
+            state: state.into(),
+            ..Default::default()
+        },
+        wrapped: format!("wrapped-{id}"),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn activating_a_root_key_retires_the_active_one() {
+    let s = StateStore::default();
+    let upsert = |index, id: &str, retire_to: &str| {
+        s.apply(
+            index,
+            &Command::RootKeyUpsert {
+                key: Box::new(root_key(id, KEY_STATE_ACTIVE)),
+                retire_to: retire_to.into(),
+                now: index as i64,
+            },
+        )
+    };
+    upsert(1, "k1", KEY_STATE_INACTIVE);
+    let j = job("web");
+    s.apply(
+        2,
+        &Command::ApplyPlan {
+            allocs: vec![alloc("a1", &j)],
+            stopped: vec![],
+            evals: vec![],
+            now: 2,
+        },
+    );
+    upsert(3, "k2", KEY_STATE_REKEYING);
+    let snap = s.snapshot();
+    assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k2");
+    let k1 = &snap.root_keys["k1"];
+    assert_eq!(k1.meta.state, KEY_STATE_REKEYING);
+    assert_eq!(
+        (k1.retired_index, k1.meta.create_index, k1.meta.modify_index),
+        (3, 1, 3)
+    );
+    assert_eq!(snap.table_index(Table::RootKeys), 3);
+    // a1 was placed while k1 signed: k1 stays in use until a1 finishes.
+    assert!(snap.root_key_in_use(k1));
+    s.apply(
+        4,
+        &Command::AllocClientUpdate {
+            updates: vec![AllocClientUpdate {
+                id: "a1".into(),
+                client_status: ALLOC_CLIENT_COMPLETE.into(),
+                ..Default::default()
+            }],
+            evals: vec![],
+            now: 4,
+        },
+    );
+    let snap = s.snapshot();
+    assert!(!snap.root_key_in_use(&snap.root_keys["k1"]));
+
+    // Promoting a prepublished key retires k2 to inactive; deleting forgets.
+    upsert_prepublished(&s, 5, "k3");
+    s.apply(
+        6,
+        &Command::RootKeyState {
+            key_ids: vec!["k3".into()],
+            state: KEY_STATE_ACTIVE.into(),
+            now: 6,
+        },
+    );
+    let snap = s.snapshot();
+    assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k3");
+    assert_eq!(snap.root_keys["k2"].meta.state, KEY_STATE_INACTIVE);
+    assert_eq!(snap.root_keys["k2"].retired_index, 6);
+    s.apply(
+        7,
+        &Command::RootKeyDelete {
+            key_ids: vec!["k1".into()],
+        },
+    );
+    assert!(!s.snapshot().root_keys.contains_key("k1"));
+}
+
+fn upsert_prepublished(s: &StateStore, index: u64, id: &str) {
+    s.apply(
+        index,
+        &Command::RootKeyUpsert {
+            key: Box::new(root_key(id, KEY_STATE_PREPUBLISHED)),
+            retire_to: KEY_STATE_INACTIVE.into(),
+            now: index as i64,
+        },
+    );
+    assert_eq!(
+        s.snapshot().root_keys[id].meta.state,
+        KEY_STATE_PREPUBLISHED
+    );
+}
+
+#[test]
+fn snapshots_from_before_the_keyring_still_load() {
+    let mut v = serde_json::to_value(Tables::default()).unwrap();
+    v["table_index"] = serde_json::json!([1, 2, 3, 4]);
+    v.as_object_mut().unwrap().remove("root_keys");
+    let t: Tables = serde_json::from_value(v).unwrap();
+    assert_eq!(t.table_index(Table::Nodes), 4);
+    assert_eq!(t.table_index(Table::RootKeys), 0);
+}
