@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools the tests use: sh, curl and procps-style /proc readers come with the base system;
-# nothing else is needed by the foundation's tests yet. Later suites install their servers here.
+# Tools the tests use: sh, curl and procps-style /proc readers come with the base system.
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -15,6 +15,13 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing tools: ${need[*]} (install them, or run as root)" >&2
     exit 1
   fi
+fi
+
+# An independent JWT implementation verifies drover's workload identities in the tests.
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  pip_install=(python3 -m pip install --quiet --disable-pip-version-check)
+  "${pip_install[@]}" 'pyjwt[crypto]>=2.8' 2>/dev/null ||
+    "${pip_install[@]}" --break-system-packages 'pyjwt[crypto]>=2.8'
 fi
 
 cargo fmt --all -- --check

@@ -55,6 +55,11 @@ pub struct ServerBlock {
     pub eval_gc_threshold: Option<String>,
     pub job_gc_threshold: Option<String>,
     pub job_gc_interval: Option<String>,
+    pub oidc_issuer: Option<String>,
+    pub identity_signing_algorithm: Option<String>,
+    pub root_key_rotation_threshold: Option<String>,
+    pub root_key_gc_interval: Option<String>,
+    pub root_key_gc_threshold: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -103,6 +108,12 @@ pub struct Config {
     pub eval_gc_threshold: std::time::Duration,
     pub job_gc_threshold: std::time::Duration,
     pub job_gc_interval: std::time::Duration,
+    pub oidc_issuer: Option<String>,
+    /// `RS256` or `EdDSA`.
+    pub identity_signing_algorithm: String,
+    pub root_key_rotation_threshold: std::time::Duration,
+    pub root_key_gc_interval: std::time::Duration,
+    pub root_key_gc_threshold: std::time::Duration,
     pub client_enabled: bool,
     pub servers: Vec<String>,
     pub node_class: String,
@@ -292,6 +303,15 @@ fn merge(base: FileConfig, over: FileConfig) -> FileConfig {
             eval_gc_threshold: o.eval_gc_threshold.or(b.eval_gc_threshold),
             job_gc_threshold: o.job_gc_threshold.or(b.job_gc_threshold),
             job_gc_interval: o.job_gc_interval.or(b.job_gc_interval),
+            oidc_issuer: o.oidc_issuer.or(b.oidc_issuer),
+            identity_signing_algorithm: o
+                .identity_signing_algorithm
+                .or(b.identity_signing_algorithm),
+            root_key_rotation_threshold: o
+                .root_key_rotation_threshold
+                .or(b.root_key_rotation_threshold),
+            root_key_gc_interval: o.root_key_gc_interval.or(b.root_key_gc_interval),
+            root_key_gc_threshold: o.root_key_gc_threshold.or(b.root_key_gc_threshold),
         }),
         client: merge_opt(base.client, over.client, |b, o| ClientBlock {
             enabled: o.enabled.or(b.enabled),
@@ -384,6 +404,35 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
             "invalid log_level {log_level:?}: use TRACE, DEBUG, INFO, WARN, ERROR or OFF"
         )));
     }
+    let identity_signing_algorithm = server
+        .identity_signing_algorithm
+        .clone()
+        .unwrap_or_else(|| drover_api::ALG_RS256.into());
+    if ![drover_api::ALG_RS256, drover_api::ALG_EDDSA]
+        .contains(&identity_signing_algorithm.as_str())
+    {
+        return Err(AgentError::Config(format!(
+            "invalid server.identity_signing_algorithm {identity_signing_algorithm:?}: use \"RS256\" or \"EdDSA\""
+        )));
+    }
+    let oidc_issuer = server.oidc_issuer.clone().filter(|i| !i.is_empty());
+    if let Some(issuer) = &oidc_issuer
+        && !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+    {
+        return Err(AgentError::Config(format!(
+            "invalid server.oidc_issuer {issuer:?}: it must be an http:// or https:// URL"
+        )));
+    }
+    let root_key_rotation_threshold = duration(
+        server.root_key_rotation_threshold.clone(),
+        720 * 3600,
+        "server.root_key_rotation_threshold",
+    )?;
+    let root_key_gc_interval = duration(
+        server.root_key_gc_interval.clone(),
+        600,
+        "server.root_key_gc_interval",
+    )?;
     let min_port = client.min_dynamic_port.unwrap_or(20000);
     let max_port = client.max_dynamic_port.unwrap_or(32000);
     if !(1..=65535).contains(&min_port) || !(1..=65535).contains(&max_port) || min_port > max_port {
@@ -411,6 +460,15 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
         eval_gc_threshold: duration(server.eval_gc_threshold, 3600, "server.eval_gc_threshold")?,
         job_gc_threshold: duration(server.job_gc_threshold, 4 * 3600, "server.job_gc_threshold")?,
         job_gc_interval: duration(server.job_gc_interval, 300, "server.job_gc_interval")?,
+        oidc_issuer,
+        identity_signing_algorithm,
+        root_key_rotation_threshold,
+        root_key_gc_interval,
+        root_key_gc_threshold: duration(
+            server.root_key_gc_threshold,
+            3600,
+            "server.root_key_gc_threshold",
+        )?,
         client_enabled,
         servers,
         node_class: client.node_class.unwrap_or_default(),

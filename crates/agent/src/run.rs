@@ -81,6 +81,15 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             job: config.job_gc_threshold,
         };
         sc.gc_interval = config.job_gc_interval;
+        sc.keyring = drover_server::KeyringConfig {
+            oidc_issuer: config.oidc_issuer.clone(),
+            signing_algorithm: config.identity_signing_algorithm.parse().map_err(|e| {
+                AgentError::Config(format!("server.identity_signing_algorithm: {e}"))
+            })?,
+            rotation_threshold: config.root_key_rotation_threshold,
+            gc_interval: config.root_key_gc_interval,
+            gc_threshold: config.root_key_gc_threshold,
+        };
         if let Some(n) = config.num_schedulers {
             sc.num_schedulers = n;
         }

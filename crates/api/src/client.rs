@@ -124,6 +124,16 @@ impl Client {
         Ok(Client { http, config })
     }
 
+    /// The same client (sharing its connections) sending one more header on every request.
+    pub fn with_header(&self, name: &str, value: &str) -> Client {
+        let mut client = self.clone();
+        client
+            .config
+            .headers
+            .push((name.to_string(), value.to_string()));
+        client
+    }
+
     /// The address this client talks to.
     pub fn address(&self) -> &str {
         &self.config.address
@@ -272,8 +282,13 @@ impl Client {
         if let Some(p) = &publish {
             params.push(("publish_time", p));
         }
-        self.write::<(), _>(reqwest::Method::PUT, crate::KEYRING_ROTATE_PATH, None, &params)
-            .await
+        self.write::<(), _>(
+            reqwest::Method::PUT,
+            crate::KEYRING_ROTATE_PATH,
+            None,
+            &params,
+        )
+        .await
     }
 
     /// Removes an inactive root key; `force` also removes one that live identities use.

@@ -141,8 +141,7 @@ impl WorkloadIdentity {
             errors.push(format!("{me}: filepath needs file = true"));
         }
         if !self.filepath.is_empty()
-            && (self.filepath.starts_with('/')
-                || self.filepath.split('/').any(|part| part == ".."))
+            && (self.filepath.starts_with('/') || self.filepath.split('/').any(|part| part == ".."))
         {
             errors.push(format!(
                 "{me}: filepath {:?} must be relative to the task directory and stay inside it",

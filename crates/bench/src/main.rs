@@ -1,10 +1,12 @@
 //! `drover-bench <path-to-drover> [scenario…]`: scenario benchmarks against the real binary.
 //! Each prints its figure beside a baseline measured in the same run, so ratios can be read on
 //! a noisy machine. Scenarios: `startup` (start to node ready, idle RSS, RSS per task),
-//! `submit` (submit-to-running over 200 jobs), `scheduler` (1,000 placements on 5,000 nodes).
+//! `submit` (submit-to-running over 200 jobs), `scheduler` (1,000 placements on 5,000 nodes), `identity` (placements with and without
+//! identities being fetched, identities issued per second).
 
 #![forbid(unsafe_code)]
 
+mod identity;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(bin) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: drover-bench <path-to-drover> [startup|submit|scheduler]…");
+        eprintln!("usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity]…");
         std::process::exit(2);
     };
     if !bin.exists() {
@@ -36,6 +38,7 @@ fn main() {
                 "startup" => scenarios::startup(&bin).await,
                 "submit" => scenarios::submit(&bin).await,
                 "scheduler" => scenarios::scheduler(&bin).await,
+                "identity" => identity::identity(&bin).await,
                 other => Err(format!("unknown scenario {other:?}")),
             }
         });

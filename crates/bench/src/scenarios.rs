@@ -20,7 +20,7 @@ fn rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmRSS".to_string())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -28,11 +28,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn sleep_job(id: &str, count: i32, kind: &str) -> Job {
+pub(crate) fn sleep_job(id: &str, count: i32, kind: &str) -> Job {
     Job {
         id: id.into(),
         r#type: kind.into(),
@@ -193,53 +193,17 @@ pub async fn submit(bin: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn simulated_node(i: usize) -> Node {
-    Node {
-        id: uuid::Uuid::new_v4().to_string(),
-        secret_id: uuid::Uuid::new_v4().to_string(),
-        name: format!("sim-{i}"),
-        datacenter: "dc1".into(),
-        http_addr: format!("127.0.0.2:{}", 10000 + i),
-        attributes: BTreeMap::from([
-            ("kernel.name".to_string(), "linux".to_string()),
-            ("cpu.arch".to_string(), "amd64".to_string()),
-            ("driver.raw_exec".to_string(), "1".to_string()),
-            (
-                "unique.network.ip-address".to_string(),
-                "127.0.0.2".to_string(),
-            ),
-        ]),
-        node_resources: NodeResources {
-            cpu: NodeCpuResources {
-                cpu_shares: 8000,
-                total_cpu_cores: 4,
-            },
-            memory: NodeMemoryResources { memory_mb: 16384 },
-            disk: NodeDiskResources { disk_mb: 100_000 },
-            min_dynamic_port: 20000,
-            max_dynamic_port: 32000,
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..Default::default()
-            },
-        )]),
-        status: NODE_STATUS_READY.into(),
-        scheduling_eligibility: NODE_ELIGIBLE.into(),
-        ..Default::default()
-    }
-}
-
-/// Placements per second: a 1,000-task service job onto 5,000 nodes registered through the API.
-pub async fn scheduler(bin: &Path) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let data = dir.path().join("data");
-    let mut agent = Agent::with_args(
+/// A server-only agent with `count` simulated nodes registered through the API; returns the
+/// nodes (with their secrets) and how long registering took.
+pub(crate) async fn server_with_nodes(
+    bin: &Path,
+    dir: &Path,
+    count: usize,
+) -> Result<(Agent, Vec<Node>, Duration), String> {
+    let data = dir.join("data");
+    let agent = Agent::with_args(
         bin,
-        dir.path(),
+        dir,
         data.clone(),
         &[
             "-server",
@@ -254,15 +218,13 @@ pub async fn scheduler(bin: &Path) -> Result<(), String> {
         client.nodes(&Default::default()).await.ok()
     })
     .await;
-    let nodes = 5000;
+    let nodes: Vec<Node> = (0..count).map(drover_testkit::simulated_node).collect();
     let t = Instant::now();
     let mut pending = futures_util::stream::FuturesUnordered::new();
-    for i in 0..nodes {
+    for node in &nodes {
         let client = client.clone();
+        let req = NodeRegisterRequest { node: node.clone() };
         pending.push(async move {
-            let req = NodeRegisterRequest {
-                node: simulated_node(i),
-            };
             client
                 .put::<_, NodeUpdateResponse>(internal::NODE_REGISTER_PATH, &req)
                 .await
@@ -278,18 +240,13 @@ pub async fn scheduler(bin: &Path) -> Result<(), String> {
     while let Some(r) = pending.next().await {
         r.map_err(|e| e.to_string())?;
     }
-    let registration = t.elapsed();
-    println!(
-        "scheduler: registered {nodes} nodes in {} ({:.0} registrations/s, the baseline write rate of this run)",
-        ms(registration),
-        nodes as f64 / registration.as_secs_f64()
-    );
-    let count = 1000;
+    Ok((agent, nodes, t.elapsed()))
+}
+
+/// Submits `job` and waits until its evaluation completes: the time placing it took.
+pub(crate) async fn place(client: &Client, job: &Job) -> Result<Duration, String> {
     let t = Instant::now();
-    let resp = client
-        .job_register(&sleep_job("bench", count, "service"))
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = client.job_register(job).await.map_err(|e| e.to_string())?;
     let eval_id = resp.eval_id;
     let mut index = resp.index;
     loop {
@@ -299,11 +256,25 @@ pub async fn scheduler(bin: &Path) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         if eval.terminal() {
-            break;
+            return Ok(t.elapsed());
         }
         index = meta.last_index;
     }
-    let elapsed = t.elapsed();
+}
+
+/// Placements per second: a 1,000-task service job onto 5,000 nodes registered through the API.
+pub async fn scheduler(bin: &Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let nodes = 5000;
+    let (mut agent, _, registration) = server_with_nodes(bin, dir.path(), nodes).await?;
+    let client = agent.client();
+    println!(
+        "scheduler: registered {nodes} nodes in {} ({:.0} registrations/s, the baseline write rate of this run)",
+        ms(registration),
+        nodes as f64 / registration.as_secs_f64()
+    );
+    let count = 1000;
+    let elapsed = place(&client, &sleep_job("bench", count, "service")).await?;
     let (allocs, _) = client
         .job_allocations("bench", false, &Default::default())
         .await

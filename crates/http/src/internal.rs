@@ -78,3 +78,15 @@ pub async fn alloc_update(
     let index = response.index;
     Ok(json_with_index(&response, index))
 }
+
+/// Signs identities of the node's allocations for its client.
+pub async fn sign_identities(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<drover_api::internal::SignIdentitiesRequest>,
+) -> Result<Response, ApiError> {
+    let secret = node_secret(&headers)?;
+    let server = server(&state)?;
+    let response = server.sign_identities(&secret, request).await?;
+    Ok(json_with_index(&response, server.state().index()))
+}

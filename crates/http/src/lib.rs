@@ -14,6 +14,7 @@ mod forward;
 mod fs;
 mod internal;
 mod jobs;
+mod keyring;
 mod nodes;
 mod query;
 
@@ -22,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use drover_server::Server;
 
 pub use error::ApiError;
@@ -151,6 +152,21 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
         .route("/v1/system/gc", put(agent::system_gc))
+        .route(drover_api::KEYRING_KEYS_PATH, get(keyring::keys))
+        .route(
+            drover_api::KEYRING_ROTATE_PATH,
+            put(keyring::rotate).post(keyring::rotate),
+        )
+        .route("/v1/operator/keyring/key/{id}", delete(keyring::remove))
+        .route(drover_api::JWKS_PATH, get(keyring::jwks))
+        .route(
+            drover_api::OIDC_DISCOVERY_PATH,
+            get(keyring::openid_configuration),
+        )
+        .route(
+            drover_api::internal::IDENTITIES_SIGN_PATH,
+            post(internal::sign_identities),
+        )
         .route(
             drover_api::internal::NODE_REGISTER_PATH,
             put(internal::node_register),

@@ -1,8 +1,13 @@
 //! Endpoint logic behind the HTTP API: admission, commands, and the evaluations they trigger.
 
 mod allocs;
+mod identities;
 mod jobs;
+mod keyring;
 mod nodes;
+
+pub use identities::VerifiedIdentity;
+pub use keyring::PublicKeys;
 
 use drover_api::{EVAL_STATUS_PENDING, Evaluation};
 

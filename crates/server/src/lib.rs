@@ -11,6 +11,7 @@ mod error;
 mod gc;
 mod heartbeat;
 mod job_locks;
+mod keyring;
 mod plan_apply;
 mod view;
 mod worker;
@@ -23,8 +24,11 @@ use drover_raft::Log;
 use drover_state::StateStore;
 use tokio::sync::watch;
 
+pub use drover_identity::Algorithm;
+pub use endpoints::{PublicKeys, VerifiedIdentity};
 pub use error::ServerError;
 pub use gc::GcThresholds;
+pub use keyring::KeyringConfig;
 
 use crate::broker::EvalBroker;
 use crate::commit::Committer;
@@ -46,6 +50,8 @@ pub struct ServerConfig {
     pub gc: GcThresholds,
     /// How often garbage is collected.
     pub gc_interval: Duration,
+    /// Root keys and workload identities.
+    pub keyring: KeyringConfig,
 }
 
 impl ServerConfig {
@@ -64,6 +70,7 @@ impl ServerConfig {
                 job: Duration::from_secs(4 * 3600),
             },
             gc_interval: Duration::from_secs(300),
+            keyring: KeyringConfig::default(),
         }
     }
 }
@@ -77,6 +84,7 @@ pub struct Server {
     job_locks: job_locks::JobLocks,
     plans: PlanQueue,
     heartbeats: Arc<Heartbeats>,
+    keyring: keyring::Keyring,
     shutdown: watch::Sender<bool>,
 }
 
@@ -89,6 +97,7 @@ impl Server {
             .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
         let log =
             Log::open(&dir.join("state.db")).map_err(|e| ServerError::Internal(e.to_string()))?;
+        let keyring = keyring::Keyring::open(&dir)?;
         let (shutdown, _) = watch::channel(false);
         let broker = Arc::new(EvalBroker::default());
         let plans = plan_apply::start(log.clone(), shutdown.subscribe());
@@ -108,6 +117,7 @@ impl Server {
             broker,
             plans,
             heartbeats,
+            keyring,
             shutdown,
         });
         server.restore().await;
@@ -116,6 +126,7 @@ impl Server {
         }
         tokio::spawn(heartbeat::reap(server.clone()));
         tokio::spawn(gc::run(server.clone(), server.config.gc_interval));
+        tokio::spawn(keyring::run(server.clone()));
         Ok(server)
     }
 

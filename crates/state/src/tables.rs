@@ -75,6 +75,17 @@ impl Tables {
         self.table_index.get(table as usize).copied().unwrap_or(0)
     }
 
+    /// Metadata of every root key, newest first.
+    pub fn root_key_metas(&self) -> Vec<RootKeyMeta> {
+        let mut keys: Vec<RootKeyMeta> = self.root_keys.values().map(|k| k.meta.clone()).collect();
+        keys.sort_by(|a, b| {
+            b.create_time
+                .cmp(&a.create_time)
+                .then(a.key_id.cmp(&b.key_id))
+        });
+        keys
+    }
+
     /// The key signing new identities.
     pub fn active_root_key(&self) -> Option<&Arc<RootKey>> {
         self.root_keys

@@ -195,3 +195,47 @@ pub fn cli(bin: &Path, addr: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A ready node with raw_exec and room for many tasks, for registering through the API
+/// without running a client (`i` makes its name and address unique).
+pub fn simulated_node(i: usize) -> drover_api::Node {
+    use drover_api::*;
+    use std::collections::BTreeMap;
+    Node {
+        id: uuid::Uuid::new_v4().to_string(),
+        secret_id: uuid::Uuid::new_v4().to_string(),
+        name: format!("sim-{i}"),
+        datacenter: "dc1".into(),
+        http_addr: format!("127.0.0.2:{}", 10000 + i),
+        attributes: BTreeMap::from([
+            ("kernel.name".to_string(), "linux".to_string()),
+            ("cpu.arch".to_string(), "amd64".to_string()),
+            ("driver.raw_exec".to_string(), "1".to_string()),
+            (
+                "unique.network.ip-address".to_string(),
+                "127.0.0.2".to_string(),
+            ),
+        ]),
+        node_resources: NodeResources {
+            cpu: NodeCpuResources {
+                cpu_shares: 8000,
+                total_cpu_cores: 4,
+            },
+            memory: NodeMemoryResources { memory_mb: 16384 },
+            disk: NodeDiskResources { disk_mb: 100_000 },
+            min_dynamic_port: 20000,
+            max_dynamic_port: 32000,
+        },
+        drivers: BTreeMap::from([(
+            "raw_exec".to_string(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..Default::default()
+            },
+        )]),
+        status: NODE_STATUS_READY.into(),
+        scheduling_eligibility: NODE_ELIGIBLE.into(),
+        ..Default::default()
+    }
+}

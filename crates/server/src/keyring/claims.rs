@@ -1,0 +1,172 @@
+//! The claims of a task's identity: who the workload is (namespace, job, allocation, task),
+//! `sub`, audience and times, and the block's `extra_claims` with their `${…}` references
+//! resolved.
+
+use drover_api::{Allocation, IdentityClaims, Job, Node, WorkloadIdentity, identity_subject};
+
+/// What a task identity is made from.
+pub(crate) struct ClaimsInput<'a> {
+    pub region: &'a str,
+    pub issuer: Option<&'a str>,
+    pub alloc: &'a Allocation,
+    pub job: &'a Job,
+    pub node: Option<&'a Node>,
+    pub task: &'a str,
+    pub block: &'a WorkloadIdentity,
+    /// Signing time, Unix seconds.
+    pub now: i64,
+}
+
+impl ClaimsInput<'_> {
+    pub fn claims(&self) -> IdentityClaims {
+        // Dispatched and periodic children act as their parent job.
+        let job_id = if self.job.parent_id.is_empty() {
+            &self.job.id
+        } else {
+            &self.job.parent_id
+        };
+        let ttl_secs = self.block.ttl / drover_api::duration::SECOND;
+        IdentityClaims {
+            nomad_namespace: self.alloc.namespace.clone(),
+            nomad_job_id: job_id.clone(),
+            nomad_allocation_id: self.alloc.id.clone(),
+            nomad_task: Some(self.task.to_string()),
+            extra_claims: self
+                .block
+                .extra_claims
+                .iter()
+                .map(|(k, v)| (k.clone(), self.interpolate(v)))
+                .collect(),
+            sub: identity_subject(
+                self.region,
+                &self.alloc.namespace,
+                job_id,
+                &self.alloc.task_group,
+                self.task,
+                &self.block.name,
+            ),
+            aud: self.block.audience.clone(),
+            iat: self.now,
+            nbf: self.now,
+            exp: (self.block.ttl > 0).then(|| self.now + ttl_secs.max(1)),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iss: self.issuer.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    /// Resolves `${job.id}`, `${alloc.id}`, `${node.datacenter}`, … in an extra claim; unknown
+    /// references stay as written.
+    fn interpolate(&self, value: &str) -> String {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let name = &after[..end];
+            match self.lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&rest[start..start + 3 + end]),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        let node = |f: fn(&Node) -> &String| self.node.map(|n| f(n).clone());
+        Some(match name {
+            "job.region" => self.region.to_string(),
+            "job.namespace" => self.alloc.namespace.clone(),
+            "job.id" => self.job.id.clone(),
+            "job.node_pool" => self.job.node_pool.clone(),
+            "group.name" => self.alloc.task_group.clone(),
+            "alloc.id" => self.alloc.id.clone(),
+            "task.name" => self.task.to_string(),
+            "node.id" => node(|n| &n.id)?,
+            "node.datacenter" => node(|n| &n.datacenter)?,
+            "node.pool" => node(|n| &n.node_pool)?,
+            "node.class" => node(|n| &n.node_class)?,
+            other => self.job.meta.get(other.strip_prefix("job.meta.")?)?.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_follow_nomad_and_resolve_extra_claims() {
+        let job = Job {
+            id: "example".into(),
+            namespace: "default".into(),
+            node_pool: "default".into(),
+            meta: [("team".to_string(), "infra".to_string())].into(),
+            ..Default::default()
+        };
+        let alloc = Allocation {
+            id: "a-1".into(),
+            namespace: "default".into(),
+            task_group: "cache".into(),
+            ..Default::default()
+        };
+        let node = Node {
+            id: "n-1".into(),
+            datacenter: "dc1".into(),
+            ..Default::default()
+        };
+        let mut block = WorkloadIdentity {
+            name: "vault_default".into(),
+            audience: vec!["vault.io".into()],
+            ttl: 600 * drover_api::duration::SECOND,
+            extra_claims: [(
+                "nomad_workload_id".to_string(),
+                "${job.namespace}:${job.id}@${node.datacenter}/${job.meta.team}/${nope}"
+                    .to_string(),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        block.canonicalize();
+        let input = ClaimsInput {
+            region: "global",
+            issuer: Some("https://drover.example"),
+            alloc: &alloc,
+            job: &job,
+            node: Some(&node),
+            task: "redis",
+            block: &block,
+            now: 1_000,
+        };
+        let c = input.claims();
+        assert_eq!(c.sub, "global:default:example:cache:redis:vault_default");
+        assert_eq!(c.nomad_task.as_deref(), Some("redis"));
+        assert_eq!((c.iat, c.nbf, c.exp), (1_000, 1_000, Some(1_600)));
+        assert_eq!(c.iss.as_deref(), Some("https://drover.example"));
+        assert_eq!(
+            c.extra_claims["nomad_workload_id"],
+            "default:example@dc1/infra/${nope}"
+        );
+        let default = WorkloadIdentity::default_block();
+        let child = Job {
+            parent_id: "parent".into(),
+            ..job.clone()
+        };
+        let c = ClaimsInput {
+            block: &default,
+            job: &child,
+            issuer: None,
+            ..input
+        }
+        .claims();
+        assert_eq!(c.nomad_job_id, "parent");
+        assert_eq!(c.aud, vec!["nomadproject.io"]);
+        assert_eq!((c.exp, c.iss), (None, None));
+    }
+}
