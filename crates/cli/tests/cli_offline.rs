@@ -1,5 +1,6 @@
 //! Black-box tests of the `drover` binary for commands that need no agent: version, local job
-//! parsing (`job run -output`), jobspec errors, flag spellings, and unreachable agents.
+//! parsing (`job run -output`), jobspec errors, flag spellings, usage errors of the
+//! `operator root keyring` commands, and unreachable agents.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -166,4 +167,98 @@ fn help_exits_zero() {
     let out = drover(&["job", "run", "-help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("-detach") || text(&out.stdout).contains("--detach"));
+}
+
+/// Runs `drover operator root keyring …` against an agent address nothing listens on.
+fn keyring(args: &[&str]) -> Output {
+    let addr = format!("-address={}", dead_address());
+    let mut argv = vec!["operator", "root", "keyring"];
+    argv.extend_from_slice(args);
+    argv.push(&addr);
+    drover(&argv)
+}
+
+/// Asserts a usage error: exit 1, nothing on stdout, clap's shape and the message on stderr,
+/// and no attempt to reach the agent.
+fn assert_usage_error(out: &Output, message: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(message), "{err}");
+    assert!(err.contains("try '--help'"), "{err}");
+    assert!(!err.to_lowercase().contains("connect"), "{err}");
+}
+
+#[test]
+fn keyring_rotate_full_cannot_be_prepublished() {
+    let out = keyring(&["rotate", "-full", "-prepublish", "24h"]);
+    assert_usage_error(&out, "error: -full cannot be used with -prepublish\n");
+    assert!(text(&out.stderr).contains("Usage: drover operator root keyring rotate"));
+}
+
+#[test]
+fn keyring_rotate_takes_now_or_prepublish_not_both() {
+    let out = keyring(&["rotate", "-now", "-prepublish=1h"]);
+    assert_usage_error(
+        &out,
+        "'--now' cannot be used with '--prepublish <DURATION>'",
+    );
+}
+
+#[test]
+fn keyring_rotate_prepublish_needs_a_positive_duration() {
+    let out = keyring(&["rotate", "-prepublish", "tomorrow"]);
+    assert_usage_error(&out, "invalid duration \"tomorrow\"");
+    let out = keyring(&["rotate", "-prepublish", "0s"]);
+    assert_usage_error(&out, "the duration must be greater than zero");
+}
+
+#[test]
+fn keyring_remove_needs_a_key_id() {
+    let out = keyring(&["remove", "-force"]);
+    assert_usage_error(&out, "<KEY_ID>");
+    let out = keyring(&["remove", ""]);
+    assert_usage_error(&out, "error: the key ID must not be empty\n");
+    assert!(text(&out.stderr).contains("Usage: drover operator root keyring remove"));
+}
+
+#[test]
+fn keyring_commands_report_an_unreachable_agent() {
+    for (args, doing) in [
+        (&["list", "-verbose"][..], "Error listing encryption keys: "),
+        (&["list", "-json"][..], "Error listing encryption keys: "),
+        (&["rotate"][..], "Error rotating encryption key: "),
+        (
+            &["rotate", "-prepublish", "24h"][..],
+            "Error rotating encryption key: ",
+        ),
+        (&["remove", "0f3d"][..], "Error listing encryption keys: "),
+    ] {
+        let out = keyring(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with(doing), "{args:?}: {err}");
+        assert!(err.to_lowercase().contains("connect"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn keyring_help_says_what_each_command_does() {
+    for (command, says) in [
+        ("list", "newest first"),
+        ("rotate", "prepublish"),
+        ("remove", "active key cannot be removed"),
+    ] {
+        let out = drover(&["operator", "root", "keyring", command, "-help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        assert!(help.contains(says), "{command}: {help}");
+    }
+    let out = drover(&["operator", "root", "keyring", "-help"]);
+    let help = text(&out.stdout);
+    for command in ["list", "rotate", "remove"] {
+        assert!(help.contains(command), "{help}");
+    }
 }

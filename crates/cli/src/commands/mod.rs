@@ -6,6 +6,7 @@ pub mod agent;
 pub mod alloc;
 pub mod job;
 pub mod node;
+pub mod operator;
 pub mod server;
 pub mod status;
 pub mod system;
@@ -46,6 +47,11 @@ pub enum Command {
     Node {
         #[command(subcommand)]
         command: node::NodeCommand,
+    },
+    /// Provide cluster-level tools for operators (the root keyring).
+    Operator {
+        #[command(subcommand)]
+        command: operator::OperatorCommand,
     },
     /// Interact with servers.
     Server {
@@ -116,6 +122,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Job { command } => block_on(job::run(command)),
         Command::Alloc { command } => block_on(alloc::run(command)),
         Command::Node { command } => block_on(node::run(command)),
+        Command::Operator { command } => block_on(operator::run(command)),
         Command::Server { command } => block_on(server::run(command)),
         Command::System { command } => block_on(system::run(command)),
         Command::Status(args) => block_on(status::run(args)),

@@ -58,7 +58,7 @@ impl Server {
             .values()
             .filter(|k| k.meta.state != KEY_STATE_DEPRECATED || snapshot.root_key_in_use(k))
             .collect();
-        roots.sort_by(|a, b| b.meta.create_time.cmp(&a.meta.create_time));
+        roots.sort_by_key(|k| std::cmp::Reverse(k.meta.create_time));
         for root in &roots {
             jwks.keys.extend(self.keyring.signing_key(root)?.jwks());
         }
