@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::alloc_runner::{AllocRunner, RunnerContext};
 use crate::fingerprint::{HostFacts, build_node};
+use crate::identity::IdentitySigner;
 use crate::persist::StateDir;
 use crate::rpc::Rpc;
 use crate::task_env::NodeInfo;
@@ -74,6 +75,7 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
     };
 
     let (updates, update_rx) = Updater::channel();
+    let signer = IdentitySigner::new(rpc.clone(), identity.node_id.clone());
     let ctx = Arc::new(RunnerContext {
         drivers: drivers
             .iter()
@@ -84,7 +86,8 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         alloc_root,
         state: state.clone(),
         updates: updates.clone(),
-        hooks: crate::hooks::default_hooks(),
+        hooks: crate::hooks::default_hooks(signer.clone()),
+        identities: signer,
     });
 
     let restored = {
@@ -174,6 +177,18 @@ impl ClientHandle {
         for l in &self.loops {
             l.abort();
         }
+    }
+
+    /// The current default workload identity token of `task` in allocation `alloc_id`, for
+    /// calls the agent makes on the task's behalf (templates, the Task API). `None` until the
+    /// task has first started, or when the allocation or task is unknown here.
+    pub fn default_identity(&self, alloc_id: &str, task: &str) -> Option<String> {
+        let runners = self
+            .runners
+            .runners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        runners.get(alloc_id)?.default_identity(task)
     }
 
     /// The directory of an allocation this client runs or ran, for the filesystem API.

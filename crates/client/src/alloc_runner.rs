@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::alloc_dir::AllocDir;
 use crate::hooks::TaskHook;
+use crate::identity::{HeldIdentities, IdentitySigner};
 use crate::persist::{PersistedAlloc, PersistedTask, StateDir};
 use crate::task_env::NodeInfo;
 use crate::task_runner::TaskRunner;
@@ -28,6 +29,8 @@ pub struct RunnerContext {
     pub state: StateDir,
     pub updates: Updater,
     pub hooks: Vec<Box<dyn TaskHook>>,
+    /// Gets workload identities signed; running tasks renew theirs through it.
+    pub identities: IdentitySigner,
 }
 
 /// Why a task is being killed.
@@ -88,6 +91,25 @@ impl AllocShared {
 
     pub fn task(&self, name: &str) -> PersistedTask {
         lock(&self.tasks).get(name).cloned().unwrap_or_default()
+    }
+
+    /// The task's current default workload identity token, once it has one (for the agent's
+    /// own calls on the task's behalf: templates, the Task API).
+    pub fn default_identity(&self, task: &str) -> Option<String> {
+        lock(&self.tasks)
+            .get(task)?
+            .identities
+            .get(drover_api::DEFAULT_IDENTITY)
+            .map(|held| held.jwt.clone())
+    }
+
+    /// Keeps the workload identities `task` now holds. They change no status, so nothing is
+    /// reported: they reach the disk with the next write of the allocation's state.
+    pub fn keep_identities(&self, task: &str, identities: HeldIdentities) {
+        lock(&self.tasks)
+            .entry(task.to_string())
+            .or_default()
+            .identities = identities;
     }
 
     /// Changes a task's local state and wakes the status loop.
@@ -275,6 +297,11 @@ impl AllocRunner {
 
     pub fn dir(&self) -> &AllocDir {
         &self.shared.dir
+    }
+
+    /// The current default workload identity token of `task`.
+    pub fn default_identity(&self, task: &str) -> Option<String> {
+        self.shared.default_identity(task)
     }
 
     /// The current state of each task.

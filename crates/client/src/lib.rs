@@ -16,6 +16,7 @@ mod fingerprint;
 pub mod fs;
 mod heartbeat;
 mod hooks;
+mod identity;
 mod interpolate;
 mod persist;
 mod restarts;

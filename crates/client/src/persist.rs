@@ -1,8 +1,9 @@
 //! Local state under `<data_dir>/client/`: JSON files written atomically (temp file, fsync,
 //! rename, fsync of the directory) so that a crash leaves either the old or the new version.
 //! Holds the node identity and one file per allocation (`allocs/<id>.json`) with the
-//! allocation, its task states, and the driver handles needed to re-attach after a restart.
-//! The node secret lives here, so directories are 0700 and files 0600.
+//! allocation, its task states, the driver handles needed to re-attach after a restart, and the
+//! tasks' workload identity tokens. The node secret and those tokens live here, so directories
+//! are 0700 and files 0600.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::ClientError;
+use crate::identity::HeldIdentities;
 
 /// Mode of the state directories: only the agent's user may enter them.
 const DIR_MODE: u32 = 0o700;
@@ -84,6 +86,9 @@ pub struct PersistedTask {
     pub state: TaskState,
     pub handle: Option<HandleState>,
     pub config: Option<TaskConfig>,
+    /// The workload identities the task holds, reused by its next start while still valid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identities: HeldIdentities,
 }
 
 /// One allocation's local state.

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use drover_api::internal::{
-    ALLOC_UPDATE_PATH, AllocUpdateRequest, IndexResponse, NODE_REGISTER_PATH,
-    NodeAllocationsResponse, NodeRegisterRequest, NodeUpdateResponse, node_allocations_path,
-    node_heartbeat_path,
+    ALLOC_UPDATE_PATH, AllocUpdateRequest, IDENTITIES_SIGN_PATH, IndexResponse, NODE_REGISTER_PATH,
+    NodeAllocationsResponse, NodeRegisterRequest, NodeUpdateResponse, SignIdentitiesRequest,
+    SignIdentitiesResponse, node_allocations_path, node_heartbeat_path,
 };
 use drover_api::{Client, ClientError as ApiError, Node, QueryOptions};
 
@@ -128,6 +128,17 @@ impl Rpc {
     pub async fn update_allocs(&self, req: &AllocUpdateRequest) -> Result<IndexResponse, ApiError> {
         self.call(self.request_timeout, async |c| {
             c.put(ALLOC_UPDATE_PATH, req).await
+        })
+        .await
+    }
+
+    /// Asks for workload identities of this node's allocations to be signed.
+    pub async fn sign_identities(
+        &self,
+        req: &SignIdentitiesRequest,
+    ) -> Result<SignIdentitiesResponse, ApiError> {
+        self.call(self.request_timeout, async |c| {
+            c.post(IDENTITIES_SIGN_PATH, req).await
         })
         .await
     }

@@ -1,8 +1,10 @@
 //! The task runner: drives one task through its life. It runs the prestart hooks, starts the
 //! task with its driver (or re-attaches to it after an agent restart), waits for it to exit or
-//! to be killed, applies the restart policy (to exits and to failed starts alike), and records
-//! every step as a task event. A restored task that cannot be re-attached (or whose driver is
-//! gone) is killed rather than left running beside a second copy.
+//! to be killed while renewing its workload identities, applies the restart policy (to exits and
+//! to failed starts alike), and records every step as a task event. A renewed identity signals
+//! or restarts the task when its block asks to; such a restart is not counted by the restart
+//! policy. A restored task that cannot be re-attached (or whose driver is gone) is killed rather
+//! than left running beside a second copy.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::alloc_runner::{AllocShared, KillReason};
 use crate::hooks::{HookContext, run_prestart};
+use crate::identity::{ChangeAction, Renewal, Renewer};
 use crate::restarts::{Decision, Policy, REASON_UNRECOVERABLE, RestartTracker};
 use crate::task_state as ts;
 
@@ -25,6 +28,16 @@ const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How a task's run ended.
 enum Outcome {
     Exited(ExitResult),
+    Killed,
+    /// Stopped to be started again, as a renewed identity asked.
+    Restart,
+}
+
+/// Why a start did not leave a task running.
+enum StartFailure {
+    /// A hook or the driver failed; the event says why.
+    Failed(drover_api::TaskEvent),
+    /// The task was asked to stop while it was being set up.
     Killed,
 }
 
@@ -131,7 +144,9 @@ impl TaskRunner {
                             }
                             match self.start(&task, driver.as_ref()).await {
                                 Ok(h) => h,
-                                Err(failure) => {
+                                // Back to the top, which records the kill.
+                                Err(StartFailure::Killed) => continue,
+                                Err(StartFailure::Failed(failure)) => {
                                     self.event(failure);
                                     let decision = tracker.on_start_error(Instant::now());
                                     if self.apply(decision).await {
@@ -148,6 +163,10 @@ impl TaskRunner {
                             return;
                         }
                         Outcome::Exited(exit) => exit,
+                        Outcome::Restart => {
+                            self.alloc.update_task(&self.name, |t| t.handle = None);
+                            continue;
+                        }
                     }
                 }
             };
@@ -227,12 +246,13 @@ impl TaskRunner {
         }
     }
 
-    /// Runs the hooks and starts the task; on failure, the event that says why.
+    /// Runs the hooks and starts the task; on failure, the event that says why. Being asked
+    /// to stop abandons the setup.
     async fn start(
         &self,
         task: &Task,
         driver: &dyn Driver,
-    ) -> Result<Box<dyn TaskHandle>, drover_api::TaskEvent> {
+    ) -> Result<Box<dyn TaskHandle>, StartFailure> {
         self.event(ts::setup());
         let mut ctx = HookContext {
             alloc: self.alloc.alloc(),
@@ -240,17 +260,23 @@ impl TaskRunner {
             alloc_dir: self.alloc.dir.clone(),
             node: self.alloc.ctx.node.clone(),
             task_config: TaskConfig::default(),
+            identities: self.alloc.task(&self.name).identities,
         };
-        run_prestart(&self.alloc.ctx.hooks, &mut ctx)
-            .await
-            .map_err(|e| ts::setup_failure(&e.to_string()))?;
+        let prestart = tokio::select! {
+            done = run_prestart(&self.alloc.ctx.hooks, &mut ctx) => done,
+            _ = until_killed(self.kill.clone()) => return Err(StartFailure::Killed),
+        };
+        // Kept even when a later hook failed: identities signed now serve the next start.
+        self.alloc
+            .keep_identities(&self.name, std::mem::take(&mut ctx.identities));
+        prestart.map_err(|e| StartFailure::Failed(ts::setup_failure(&e.to_string())))?;
         let marker = crate::fs::dead_marker(self.alloc.dir.root(), &self.name);
         let _ = tokio::fs::remove_file(marker).await;
         let config = ctx.task_config;
         let handle = driver
             .start(&config)
             .await
-            .map_err(|e| ts::driver_failure(&e.to_string()))?;
+            .map_err(|e| StartFailure::Failed(ts::driver_failure(&e.to_string())))?;
         let state = handle.state().clone();
         self.alloc.update_task(&self.name, |t| {
             t.handle = Some(state);
@@ -264,21 +290,74 @@ impl TaskRunner {
         Ok(handle)
     }
 
+    /// Waits for the running task to exit or to be killed, renewing its identities meanwhile.
     async fn wait_or_kill(&self, handle: &dyn TaskHandle, task: &Task) -> Outcome {
-        tokio::select! {
-            exit = handle.wait() => Outcome::Exited(exit),
-            _ = until_killed(self.kill.clone()) => {
-                self.kill_task(handle, task).await;
-                Outcome::Killed
+        let mut renewer = Renewer::new(
+            self.alloc.ctx.identities.clone(),
+            self.alloc.id.clone(),
+            task.clone(),
+            self.alloc.dir.task(&self.name).dir,
+            self.alloc.task(&self.name).identities,
+        );
+        loop {
+            tokio::select! {
+                exit = handle.wait() => return Outcome::Exited(exit),
+                _ = until_killed(self.kill.clone()) => {
+                    self.kill_task(handle, task).await;
+                    return Outcome::Killed;
+                }
+                renewal = renewer.next() => {
+                    if let Some(outcome) = self.identities_renewed(handle, task, renewal).await {
+                        return outcome;
+                    }
+                }
             }
         }
     }
 
+    /// Keeps renewed identities and tells the task as their blocks ask. `Some` once the task
+    /// was stopped to be restarted.
+    async fn identities_renewed(
+        &self,
+        handle: &dyn TaskHandle,
+        task: &Task,
+        renewal: Renewal,
+    ) -> Option<Outcome> {
+        tracing::debug!(task = %self.name, renewed = ?renewal.renewed, "identities renewed");
+        self.alloc.keep_identities(&self.name, renewal.identities);
+        // On disk at once, so that an agent restarting now finds the renewed tokens.
+        self.alloc.persist().await;
+        match renewal.action {
+            ChangeAction::Nothing => None,
+            ChangeAction::Signal(signals) => {
+                for signal in signals {
+                    self.event(ts::signaling(signal, ts::REASON_IDENTITY_RENEWED));
+                    if let Err(e) = handle.signal(signal) {
+                        tracing::warn!(task = %self.name, %signal, error = %e, "cannot signal the task");
+                    }
+                }
+                None
+            }
+            ChangeAction::Restart => {
+                self.event(ts::restart_signaled(ts::REASON_IDENTITY_RENEWED));
+                self.stop_task(handle, task).await;
+                Some(Outcome::Restart)
+            }
+        }
+    }
+
+    /// Kills the task for good, saying why.
     async fn kill_task(&self, handle: &dyn TaskHandle, task: &Task) {
         let reason = self.kill.borrow().clone();
         if let Some(e) = reason.as_ref().and_then(KillReason::event) {
             self.event(e);
         }
+        self.stop_task(handle, task).await;
+        self.event(ts::killed());
+    }
+
+    /// The kill sequence: the task's kill signal, then SIGKILL after its kill timeout.
+    async fn stop_task(&self, handle: &dyn TaskHandle, task: &Task) {
         let signal = if task.kill_signal.is_empty() {
             Signal::SIGINT
         } else {
@@ -294,7 +373,6 @@ impl TaskRunner {
             Ok(exit) => self.event(ts::terminated(&exit)),
             Err(e) => tracing::warn!(task = %self.name, error = %e, "killing task failed"),
         }
-        self.event(ts::killed());
     }
 }
 
@@ -308,3 +386,6 @@ async fn until_killed(mut kill: watch::Receiver<Option<KillReason>>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod identity_tests;

@@ -8,10 +8,18 @@ use drover_api::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
     TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, TaskEvent, TaskState,
 };
-use drover_drivers::ExitResult;
+use drover_drivers::{ExitResult, Signal};
 
 /// Events kept per task (oldest dropped first), as Nomad keeps 10.
 const MAX_EVENTS: usize = 10;
+
+/// Nomad's event type for a signal sent to a task.
+pub const EVENT_SIGNALING: &str = "Signaling";
+/// Nomad's event type for a restart asked of a running task (not counted by the restart
+/// policy).
+pub const EVENT_RESTART_SIGNALED: &str = "Restart Signaled";
+/// Why a renewed workload identity signals or restarts its task.
+pub const REASON_IDENTITY_RENEWED: &str = "Identity renewed";
 
 fn now() -> i64 {
     drover_api::time::now_unix_nano()
@@ -115,6 +123,24 @@ pub fn sibling_failed(sibling: &str) -> TaskEvent {
 /// Emitted on a task killed because the group's leader task died.
 pub fn leader_dead() -> TaskEvent {
     new_event(event::LEADER_DEAD, "Leader Task in Group dead")
+}
+
+/// `signal` is being sent to the task, for `reason`.
+pub fn signaling(signal: Signal, reason: &str) -> TaskEvent {
+    let mut e = new_event(EVENT_SIGNALING, reason);
+    e.details
+        .insert("task_signal".into(), signal.as_str().to_string());
+    e.details
+        .insert("task_signal_reason".into(), reason.to_string());
+    e
+}
+
+/// The task is being restarted in place, for `reason`.
+pub fn restart_signaled(reason: &str) -> TaskEvent {
+    let mut e = new_event(EVENT_RESTART_SIGNALED, reason);
+    e.details
+        .insert("restart_reason".into(), reason.to_string());
+    e
 }
 
 pub fn killed() -> TaskEvent {

@@ -636,7 +636,9 @@ fn identity_blocks_default_and_named() {
 
 #[test]
 fn two_unnamed_identity_blocks_are_an_error() {
-    let e = err(&task_job("identity {\n env = true\n}\nidentity {\n file = true\n}\n"));
+    let e = err(&task_job(
+        "identity {\n env = true\n}\nidentity {\n file = true\n}\n",
+    ));
     assert!(e.contains("only one identity block"), "{e}");
     let e = err(&task_job("identity {\n colour = \"red\"\n}\n"));
     assert!(e.contains("colour"), "{e}");

@@ -12,10 +12,13 @@ use crate::interpolate::Interpolator;
 use crate::task_env::nomad_vars;
 
 /// Nomad's default `env.denylist`: agent variables never passed to tasks. A task's own `env`
-/// block may still set them.
+/// block may still set them. An operator's `NOMAD_TOKEN` never reaches a task: a task's token
+/// is its own workload identity, and only when its `identity` block asks for it.
 pub const ENV_DENYLIST: &[&str] = &[
     "CONSUL_TOKEN",
     "CONSUL_HTTP_TOKEN",
+    "CONSUL_HTTP_TOKEN_FILE",
+    "NOMAD_TOKEN",
     "VAULT_TOKEN",
     "NOMAD_LICENSE",
     "AWS_ACCESS_KEY_ID",
@@ -99,6 +102,7 @@ mod tests {
             (os("VAULT_TOKEN"), os("s.secret")),
             (os("AWS_SECRET_ACCESS_KEY"), os("k")),
             (os("CONSUL_HTTP_TOKEN"), os("t")),
+            (os("NOMAD_TOKEN"), os("operator-token")),
             (os("BAD_VALUE"), OsString::from_vec(vec![0xff, 0xfe])),
             (OsString::from_vec(vec![b'X', 0xff]), os("v")),
         ];

@@ -1,17 +1,20 @@
 //! Task runner hooks: steps run in order before the driver starts a task. Each hook reads the
-//! allocation and task and fills in the driver's [`TaskConfig`]. Identity, Vault, template,
-//! Task API socket and service hooks join the list returned by [`default_hooks`].
+//! allocation and task and fills in the driver's [`TaskConfig`]. Vault, template, Task API
+//! socket and service hooks join the list returned by [`default_hooks`].
 
 mod env;
+mod identity;
 mod task_dir;
 
 use drover_api::{Allocation, Task};
 use drover_drivers::{BoxFuture, TaskConfig};
 
 use crate::alloc_dir::AllocDir;
+use crate::identity::{HeldIdentities, IdentitySigner};
 use crate::task_env::NodeInfo;
 
 pub use env::EnvHook;
+pub use identity::IdentityHook;
 pub use task_dir::TaskDirHook;
 
 /// A prestart step that failed; the task fails to start with this message.
@@ -31,6 +34,9 @@ pub struct HookContext {
     pub node: NodeInfo,
     /// What the driver will be given; hooks fill it in.
     pub task_config: TaskConfig,
+    /// The workload identities the task holds: tokens from an earlier start on the way in, the
+    /// ones it starts with on the way out.
+    pub identities: HeldIdentities,
 }
 
 /// One step before a task starts.
@@ -39,9 +45,13 @@ pub trait TaskHook: Send + Sync {
     fn prestart<'a>(&'a self, ctx: &'a mut HookContext) -> BoxFuture<'a, Result<(), HookError>>;
 }
 
-/// The hooks every task runs, in order.
-pub fn default_hooks() -> Vec<Box<dyn TaskHook>> {
-    vec![Box::new(TaskDirHook), Box::new(EnvHook)]
+/// The hooks every task runs, in order; `signer` gets the tasks' workload identities signed.
+pub fn default_hooks(signer: IdentitySigner) -> Vec<Box<dyn TaskHook>> {
+    vec![
+        Box::new(TaskDirHook),
+        Box::new(EnvHook),
+        Box::new(IdentityHook::new(signer)),
+    ]
 }
 
 /// Runs `hooks` in order, stopping at the first failure.

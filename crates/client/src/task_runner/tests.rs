@@ -15,17 +15,29 @@ use drover_drivers::{Driver, RawExecDriver};
 use serde_json::json;
 
 use crate::alloc_runner::{AllocRunner, RunnerContext};
+use crate::identity::stub_server::StubSigner;
 use crate::persist::StateDir;
 use crate::task_env::NodeInfo;
 use crate::updater::Updater;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    ctx: Arc<RunnerContext>,
-    updates: crate::updater::UpdateReceiver,
+pub(super) struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub ctx: Arc<RunnerContext>,
+    pub updates: crate::updater::UpdateReceiver,
+    /// The servers signing the tasks' identities.
+    pub signer: StubSigner,
 }
 
-fn fixture() -> Fixture {
+pub(super) async fn fixture() -> Fixture {
+    let signer = StubSigner::start().await;
+    fixture_signing_with(signer.clone(), signer.signer())
+}
+
+/// A fixture whose identities are signed through `identities` (`signer` is what tests inspect).
+pub(super) fn fixture_signing_with(
+    signer: StubSigner,
+    identities: crate::identity::IdentitySigner,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (updates, rx) = Updater::channel();
     let driver: Arc<dyn Driver> = Arc::new(RawExecDriver::new(true));
@@ -42,16 +54,18 @@ fn fixture() -> Fixture {
         alloc_root: dir.path().join("alloc"),
         state: StateDir::new(dir.path().join("client")),
         updates,
-        hooks: crate::hooks::default_hooks(),
+        hooks: crate::hooks::default_hooks(identities.clone()),
+        identities,
     });
     Fixture {
         dir,
         ctx,
         updates: rx,
+        signer,
     }
 }
 
-fn sh_task(name: &str, script: &str) -> Task {
+pub(super) fn sh_task(name: &str, script: &str) -> Task {
     Task {
         name: name.into(),
         driver: "raw_exec".into(),
@@ -67,7 +81,7 @@ fn sh_task(name: &str, script: &str) -> Task {
     }
 }
 
-fn alloc(job_type: &str, tasks: Vec<Task>) -> Allocation {
+pub(super) fn alloc(job_type: &str, tasks: Vec<Task>) -> Allocation {
     let job = Job {
         id: "example".into(),
         name: "example".into(),
@@ -103,7 +117,7 @@ fn alloc(job_type: &str, tasks: Vec<Task>) -> Allocation {
     }
 }
 
-fn event_types(runner: &AllocRunner, task: &str) -> Vec<String> {
+pub(super) fn event_types(runner: &AllocRunner, task: &str) -> Vec<String> {
     runner.task_states()[task]
         .events
         .iter()
@@ -111,12 +125,12 @@ fn event_types(runner: &AllocRunner, task: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_log(alloc_dir: &Path, file: &str) -> String {
+pub(super) fn read_log(alloc_dir: &Path, file: &str) -> String {
     std::fs::read_to_string(alloc_dir.join("alloc/logs").join(file)).unwrap_or_default()
 }
 
 /// Waits for an update of `alloc_id` with `status`.
-async fn wait_status(
+pub(super) async fn wait_status(
     rx: &mut crate::updater::UpdateReceiver,
     alloc_id: &str,
     status: &str,
@@ -133,7 +147,7 @@ async fn wait_status(
     found.unwrap_or_else(|_| panic!("alloc never reported {status}"))
 }
 
-async fn eventually(mut check: impl FnMut() -> bool) {
+pub(super) async fn eventually(mut check: impl FnMut() -> bool) {
     for _ in 0..400 {
         if check() {
             return;
@@ -145,7 +159,7 @@ async fn eventually(mut check: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn runs_a_task_to_completion_with_env_and_interpolation() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let mut task = sh_task(
         "web",
         "echo id=$NOMAD_ALLOC_ID task=$NOMAD_TASK_NAME dc=$NOMAD_DC; echo arg=$0; echo custom=$GREETING",
@@ -187,7 +201,7 @@ async fn runs_a_task_to_completion_with_env_and_interpolation() {
 
 #[tokio::test]
 async fn restart_policy_restarts_once_then_fails() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let mut task = sh_task("web", "echo run; exit 1");
     task.restart_policy.as_mut().unwrap().attempts = Some(1);
     let a = alloc("batch", vec![task]);
@@ -217,7 +231,7 @@ async fn restart_policy_restarts_once_then_fails() {
 
 #[tokio::test]
 async fn stop_kills_with_signal_then_timeout() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let mut task = sh_task(
         "web",
         "trap '' INT; echo ready; while true; do sleep 0.05; done",
@@ -251,7 +265,7 @@ async fn stop_kills_with_signal_then_timeout() {
 
 #[tokio::test]
 async fn restored_allocations_reattach_without_a_second_copy() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let a = alloc("service", vec![sh_task("web", "echo started; sleep 1000")]);
     let runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
     wait_status(&mut f.updates, &a.id, "running").await;
@@ -285,7 +299,7 @@ async fn restored_allocations_reattach_without_a_second_copy() {
 
 #[tokio::test]
 async fn a_dead_leader_takes_the_other_tasks_down() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let mut leader = sh_task("leader", "sleep 0.3");
     leader.leader = true;
     let follower = sh_task("follower", "sleep 1000");
@@ -312,7 +326,7 @@ async fn a_dead_leader_takes_the_other_tasks_down() {
 
 #[tokio::test]
 async fn a_failed_task_takes_its_siblings_down_with_an_event() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let bad = sh_task("bad", "exit 1");
     let other = sh_task("other", "sleep 1000");
     let a = alloc("batch", vec![bad, other]);
@@ -338,7 +352,7 @@ async fn a_failed_task_takes_its_siblings_down_with_an_event() {
 
 #[tokio::test]
 async fn driver_start_errors_go_through_the_restart_policy() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let mut task = sh_task("web", "");
     task.config = serde_json::from_value(json!({"command": "/nonexistent/drover-test"})).unwrap();
     task.restart_policy.as_mut().unwrap().attempts = Some(1);
@@ -386,7 +400,7 @@ fn gone(pid: i32) -> bool {
 
 #[tokio::test]
 async fn a_task_that_cannot_be_reattached_is_killed_not_duplicated() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let a = alloc("service", vec![sh_task("web", "echo started; sleep 1000")]);
     let (pid, saved) = detached_task(&mut f, &a).await;
     // Without its log FIFOs the driver cannot re-attach, though the process lives on.
@@ -415,7 +429,7 @@ async fn a_task_that_cannot_be_reattached_is_killed_not_duplicated() {
 
 #[tokio::test]
 async fn a_restored_task_whose_driver_is_gone_is_killed() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let a = alloc("service", vec![sh_task("web", "sleep 1000")]);
     let (pid, saved) = detached_task(&mut f, &a).await;
     let (updates, mut rx) = Updater::channel();
@@ -425,7 +439,8 @@ async fn a_restored_task_whose_driver_is_gone_is_killed() {
         alloc_root: f.ctx.alloc_root.clone(),
         state: f.ctx.state.clone(),
         updates,
-        hooks: crate::hooks::default_hooks(),
+        hooks: crate::hooks::default_hooks(f.signer.signer()),
+        identities: f.signer.signer(),
     });
     let mut restored = AllocRunner::start(without_drivers, a.clone(), Some(saved));
     wait_status(&mut rx, &a.id, "failed").await;
@@ -435,7 +450,7 @@ async fn a_restored_task_whose_driver_is_gone_is_killed() {
 
 #[tokio::test]
 async fn destroy_removes_the_alloc_dir_and_state() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     let a = alloc("service", vec![sh_task("web", "sleep 1000")]);
     let runner = AllocRunner::start(f.ctx.clone(), a.clone(), None);
     wait_status(&mut f.updates, &a.id, "running").await;

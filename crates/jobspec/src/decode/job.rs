@@ -3,9 +3,9 @@
 
 use std::ops::Range;
 
-use drover_api::{WorkloadIdentity, 
+use drover_api::{
     Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port, ReschedulePolicy, Resources,
-    RestartPolicy, Task, TaskGroup,
+    RestartPolicy, Task, TaskGroup, WorkloadIdentity,
 };
 use hcl_edit::Span;
 use hcl_edit::structure::{Block, Body};
