@@ -15,6 +15,7 @@ pub mod evals;
 pub mod fs;
 pub mod identity;
 pub mod internal;
+pub mod interpolate;
 pub mod jobs;
 pub mod keyring;
 pub mod nodes;

@@ -1,23 +1,14 @@
 //! Black-box tests: the built `drover` binary as agent and CLI, real processes, real sockets.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::{bin, drover, example};
 use drover_api::*;
-use drover_testkit::{Agent, cli, eventually};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_drover"))
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
-}
+use drover_testkit::{Agent, eventually};
 
 async fn allocs_of(client: &Client, job: &str) -> Vec<AllocListStub> {
     client
@@ -54,11 +45,6 @@ async fn dev_agent() -> (tempfile::TempDir, Agent) {
     let agent = Agent::dev(&bin(), dir.path());
     agent.wait_ready().await;
     (dir, agent)
-}
-
-/// Runs the CLI against `agent`: (exit code, stdout, stderr).
-fn drover(agent: &Agent, args: &[&str]) -> (i32, String, String) {
-    cli(&bin(), &agent.addr(), args)
 }
 
 fn shell_job(id: &str, kind: &str, script: &str) -> Job {
@@ -480,6 +466,11 @@ async fn allocations_of_a_killed_node_are_replaced() {
             .then_some(allocs)
     })
     .await;
+    // Every agent serves the keys that verify identities; a client-only one asks its servers.
+    assert_eq!(
+        second.client().jwks().await.unwrap(),
+        client.jwks().await.unwrap()
+    );
     let (nodes, _) = client.nodes(&Default::default()).await.unwrap();
     let second_node = nodes
         .iter()

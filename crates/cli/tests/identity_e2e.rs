@@ -2,27 +2,13 @@
 //! JWT library (PyJWT) verifies them against the agent's JWKS, and the keyring is managed with
 //! the CLI and survives an agent restart.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
+use common::{bin, drover, example};
 use drover_api::*;
-use drover_testkit::{Agent, cli, eventually};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_drover"))
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn drover(agent: &Agent, args: &[&str]) -> (i32, String, String) {
-    cli(&bin(), &agent.addr(), args)
-}
+use drover_testkit::{Agent, eventually};
 
 /// Verifies `token` with PyJWT against `jwks` for `audience`; the claims, or PyJWT's error.
 fn pyjwt_verify(

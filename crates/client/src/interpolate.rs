@@ -54,23 +54,7 @@ impl Interpolator<'_> {
 
     /// Replaces every resolvable `${…}` in `input`.
     pub fn string(&self, input: &str) -> String {
-        let mut out = String::with_capacity(input.len());
-        let mut rest = input;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            match self.resolve(&after[..end]) {
-                Some(v) => out.push_str(&v),
-                None => out.push_str(&rest[start..start + 2 + end + 1]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+        drover_api::interpolate::substitute(input, |name| self.resolve(name))
     }
 
     /// Interpolates every string inside a JSON value (lists and maps recursively).

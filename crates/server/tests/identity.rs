@@ -131,6 +131,11 @@ fn header_of(token: &str) -> serde_json::Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
 
+fn published_kids(server: &Server) -> Vec<String> {
+    let public = server.public_keys().unwrap();
+    public.keys.keys.into_iter().map(|k| k.kid).collect()
+}
+
 fn denied(result: Result<drover_server::VerifiedIdentity, ServerError>) -> String {
     match result {
         Err(ServerError::Forbidden(m)) => m,
@@ -325,15 +330,7 @@ async fn rotation_keeps_old_tokens_valid_and_removal_respects_use() {
     assert_eq!(header_of(&new_token)["kid"], new_kid.as_str());
     c.server.verify_workload_identity(&old_token).unwrap();
 
-    let kids: Vec<String> = c
-        .server
-        .public_keys()
-        .unwrap()
-        .keys
-        .keys
-        .iter()
-        .map(|k| k.kid.clone())
-        .collect();
+    let kids = published_kids(&c.server);
     assert!(
         kids.contains(&old_kid) && kids.contains(&new_kid),
         "{kids:?}"
@@ -346,15 +343,7 @@ async fn rotation_keeps_old_tokens_valid_and_removal_respects_use() {
     assert!(in_use.to_string().contains("-force"), "{in_use}");
     c.finish(&alloc).await;
     c.server.keyring_remove(&old_kid, false).await.unwrap();
-    let kids: Vec<String> = c
-        .server
-        .public_keys()
-        .unwrap()
-        .keys
-        .keys
-        .iter()
-        .map(|k| k.kid.clone())
-        .collect();
+    let kids = published_kids(&c.server);
     assert!(!kids.contains(&old_kid));
 }
 

@@ -58,24 +58,7 @@ impl ClaimsInput<'_> {
     /// Resolves `${job.id}`, `${alloc.id}`, `${node.datacenter}`, … in an extra claim; unknown
     /// references stay as written.
     fn interpolate(&self, value: &str) -> String {
-        let mut out = String::with_capacity(value.len());
-        let mut rest = value;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            let name = &after[..end];
-            match self.lookup(name) {
-                Some(v) => out.push_str(&v),
-                None => out.push_str(&rest[start..start + 3 + end]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+        drover_api::interpolate::substitute(value, |name| self.lookup(name))
     }
 
     fn lookup(&self, name: &str) -> Option<String> {
