@@ -17,6 +17,8 @@ pub const ALG_RS256: &str = "RS256";
 pub const ALG_EDDSA: &str = "EdDSA";
 /// Longest identity name (names become file names).
 pub const MAX_IDENTITY_NAME: usize = 128;
+/// Most bytes the `extra_claims` of one identity may hold (names and values together).
+pub const MAX_EXTRA_CLAIMS_BYTES: usize = 8 * 1024;
 
 pub const CHANGE_MODE_NOOP: &str = "noop";
 pub const CHANGE_MODE_RESTART: &str = "restart";
@@ -67,12 +69,14 @@ impl WorkloadIdentity {
         self.name.is_empty() || self.name == DEFAULT_IDENTITY
     }
 
-    /// Nomad's defaults: the name `default`, its audience, `noop`, an upper-case signal.
+    /// Nomad's defaults: the name `default`, `noop`, an upper-case signal. The default
+    /// identity never expires, so its audience is always drover's own: a token for a third
+    /// party must be a named identity (with a TTL).
     pub fn canonicalize(&mut self) {
         if self.name.is_empty() {
             self.name = DEFAULT_IDENTITY.to_string();
         }
-        if self.is_default() && self.audience.is_empty() {
+        if self.is_default() {
             self.audience = vec![DEFAULT_AUDIENCE.to_string()];
         }
         if self.change_mode.is_empty() {
@@ -146,6 +150,16 @@ impl WorkloadIdentity {
             errors.push(format!(
                 "{me}: filepath {:?} must be relative to the task directory and stay inside it",
                 self.filepath
+            ));
+        }
+        let extra: usize = self
+            .extra_claims
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if extra > MAX_EXTRA_CLAIMS_BYTES {
+            errors.push(format!(
+                "{me}: extra_claims hold {extra} bytes, more than the {MAX_EXTRA_CLAIMS_BYTES} allowed"
             ));
         }
         if !matches!(self.signing_algorithm.as_str(), "" | ALG_RS256 | ALG_EDDSA) {
@@ -285,6 +299,18 @@ mod tests {
             ..Default::default()
         };
         assert!(errors(&alg)[0].contains("signing_algorithm"));
+        let huge = WorkloadIdentity {
+            name: "x".into(),
+            extra_claims: [("k".to_string(), "v".repeat(MAX_EXTRA_CLAIMS_BYTES))].into(),
+            ..Default::default()
+        };
+        assert!(errors(&huge)[0].contains("extra_claims"));
+        let mut vault_aud_on_default = WorkloadIdentity {
+            audience: vec!["vault.io".into()],
+            ..Default::default()
+        };
+        vault_aud_on_default.canonicalize();
+        assert_eq!(vault_aud_on_default.audience, vec![DEFAULT_AUDIENCE]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::scenarios::{place, server_with_nodes, sleep_job};
 
 const NODES: usize = 5000;
 const ALLOCS: i32 = 1000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 7;
 
 pub async fn identity(bin: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;

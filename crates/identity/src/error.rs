@@ -27,6 +27,9 @@ pub enum Error {
         "cannot unwrap root key {key_id}: the wrapped bytes were not made by this key-encryption key for this key ID, or were altered"
     )]
     Unwrap { key_id: String },
+    /// A stored wrapped key is not valid base64.
+    #[error("wrapped key is not base64: {0}")]
+    WrappedEncoding(String),
     /// The crypto library refused to sign.
     #[error("signing with {alg} failed")]
     Signing { alg: &'static str },

@@ -202,19 +202,30 @@ fn write_new_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+impl WrappedKey {
+    /// The stored form: standard base64.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(&self.0)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, Error> {
+        STANDARD
+            .decode(text.as_bytes())
+            .map(WrappedKey)
+            .map_err(|e| Error::WrappedEncoding(e.to_string()))
+    }
+}
+
 impl Serialize for WrappedKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(&self.0))
+        s.serialize_str(&self.to_base64())
     }
 }
 
 impl<'de> Deserialize<'de> for WrappedKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(WrappedKey)
-            .map_err(|e| serde::de::Error::custom(format!("wrapped key is not base64: {e}")))
+        WrappedKey::from_base64(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -184,8 +184,9 @@ impl Tables {
             Command::RootKeyUpsert {
                 key,
                 retire_to,
+                deprecate_older,
                 now,
-            } => self.upsert_root_key(index, key, retire_to, *now),
+            } => self.upsert_root_key(index, key, retire_to, *deprecate_older, *now),
             Command::RootKeyState {
                 key_ids,
                 state,

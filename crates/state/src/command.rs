@@ -57,20 +57,24 @@ pub enum Command {
         eval_ids: Vec<String>,
         jobs: Vec<(String, String)>,
     },
-    /// Adds a root key (or replaces one with the same ID). A key added as active retires the
-    /// active one, which becomes `retire_to` (`inactive`, or `rekeying` for a full rotation).
+    /// Adds a root key (or replaces one with the same ID), superseding keys waiting to be
+    /// published. A key added as active retires the active one, which becomes `retire_to`;
+    /// `deprecate_older` (a full rotation) deprecates every older key.
     RootKeyUpsert {
         key: Box<RootKey>,
         retire_to: String,
+        #[serde(default)]
+        deprecate_older: bool,
         now: i64,
     },
-    /// Sets the state of root keys. Making a key active retires the active one to `inactive`.
+    /// Sets the state of root keys. Making a key active retires the active one to `inactive`;
+    /// the active key never changes state otherwise.
     RootKeyState {
         key_ids: Vec<String>,
         state: String,
         now: i64,
     },
-    /// Forgets root keys.
+    /// Forgets root keys (never the active one).
     RootKeyDelete { key_ids: Vec<String> },
     /// Operator asked to stop allocations.
     AllocStop {

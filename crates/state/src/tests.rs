@@ -318,6 +318,7 @@ fn activating_a_root_key_retires_the_active_one() {
             &Command::RootKeyUpsert {
                 key: Box::new(root_key(id, KEY_STATE_ACTIVE)),
                 retire_to: retire_to.into(),
+                deprecate_older: false,
                 now: index as i64,
             },
         )
@@ -389,6 +390,7 @@ fn upsert_prepublished(s: &StateStore, index: u64, id: &str) {
         &Command::RootKeyUpsert {
             key: Box::new(root_key(id, KEY_STATE_PREPUBLISHED)),
             retire_to: KEY_STATE_INACTIVE.into(),
+            deprecate_older: false,
             now: index as i64,
         },
     );
@@ -406,4 +408,60 @@ fn snapshots_from_before_the_keyring_still_load() {
     let t: Tables = serde_json::from_value(v).unwrap();
     assert_eq!(t.table_index(Table::Nodes), 4);
     assert_eq!(t.table_index(Table::RootKeys), 0);
+}
+
+#[test]
+fn the_active_root_key_survives_any_order_of_commands() {
+    let s = StateStore::default();
+    let add = |index: u64, id: &str, state: &str, deprecate_older: bool| {
+        s.apply(
+            index,
+            &Command::RootKeyUpsert {
+                key: Box::new(root_key(id, state)),
+                retire_to: KEY_STATE_INACTIVE.into(),
+                deprecate_older,
+                now: index as i64,
+            },
+        )
+    };
+    add(1, "k1", KEY_STATE_ACTIVE, false);
+    add(2, "k2", KEY_STATE_ACTIVE, false);
+    // A stale "deprecate everything but k1" and a stale delete of the now active k2.
+    s.apply(
+        3,
+        &Command::RootKeyState {
+            key_ids: vec!["k2".into()],
+            state: KEY_STATE_DEPRECATED.into(),
+            now: 3,
+        },
+    );
+    s.apply(
+        4,
+        &Command::RootKeyDelete {
+            key_ids: vec!["k2".into()],
+        },
+    );
+    let snap = s.snapshot();
+    assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k2");
+
+    // Two prepublished keys never coexist, and an immediate rotation cancels a pending one.
+    add(5, "p1", KEY_STATE_PREPUBLISHED, false);
+    add(6, "p2", KEY_STATE_PREPUBLISHED, false);
+    assert!(!s.snapshot().root_keys.contains_key("p1"));
+    add(7, "k3", KEY_STATE_ACTIVE, false);
+    let snap = s.snapshot();
+    assert!(!snap.root_keys.contains_key("p2"));
+    assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k3");
+
+    // A full rotation deprecates every older key in the same command.
+    add(8, "k4", KEY_STATE_ACTIVE, true);
+    let snap = s.snapshot();
+    for old in ["k1", "k2", "k3"] {
+        assert_eq!(
+            snap.root_keys[old].meta.state, KEY_STATE_DEPRECATED,
+            "{old}"
+        );
+    }
+    assert_eq!(snap.root_keys["k3"].retired_index, 8);
+    assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k4");
 }

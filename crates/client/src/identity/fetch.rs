@@ -1,8 +1,8 @@
 //! Asking the servers to sign a task's identities (`POST /v1/internal/identities/sign`, with the
 //! node secret). Before a task starts, its default and named identities are requested together,
 //! except those it already holds that are not yet due for renewal; unreachable or failing
-//! servers are retried with backoff for up to a minute, and a refusal fails the start with the
-//! server's reason.
+//! servers are retried with backoff for up to a minute (after which held tokens that have not
+//! expired yet still serve), and a refusal fails the start with the server's reason.
 
 use std::time::{Duration, Instant};
 
@@ -203,9 +203,30 @@ pub async fn identities_for_start(
     if missing.is_empty() {
         return Ok(current);
     }
-    let signed = signer
-        .sign_for_start(alloc_id, &task.name, &missing)
-        .await?;
+    let signed = match signer.sign_for_start(alloc_id, &task.name, &missing).await {
+        Ok(signed) => signed,
+        Err(FetchError::Unavailable { waited, last }) => {
+            // Servers away: tokens held from before that have not expired still serve.
+            let now = drover_api::time::now_unix_nano();
+            let still_valid: Option<HeldIdentities> = missing
+                .iter()
+                .map(|name| {
+                    let token = held.get(name).filter(|h| h.valid_at(now))?;
+                    Some((name.clone(), token.clone()))
+                })
+                .collect();
+            let Some(still_valid) = still_valid else {
+                return Err(FetchError::Unavailable { waited, last });
+            };
+            tracing::warn!(
+                alloc_id, task = %task.name, error = %last,
+                "servers unreachable; starting with held identities that have not expired"
+            );
+            current.extend(still_valid);
+            return Ok(current);
+        }
+        Err(e) => return Err(e),
+    };
     if !signed.refused.is_empty() {
         return Err(FetchError::Refused(signed.refused));
     }
@@ -251,5 +272,52 @@ mod tests {
             e.to_string(),
             "servers could not sign the task's workload identities within 1m0s: connection refused"
         );
+    }
+
+    #[tokio::test]
+    async fn held_tokens_that_have_not_expired_serve_while_servers_are_away() {
+        let rpc = Rpc::new(&["http://127.0.0.1:9".to_string()], "secret", "global").unwrap();
+        let signer =
+            IdentitySigner::new(rpc, "node".into()).with_start_window(Duration::from_millis(300));
+        let mut task = Task {
+            name: "web".into(),
+            ..Default::default()
+        };
+        task.identities = vec![drover_api::WorkloadIdentity {
+            name: "partner".into(),
+            ttl: 60 * drover_api::duration::SECOND,
+            ..Default::default()
+        }];
+        let now = drover_api::time::now_unix_nano();
+        let token = |jwt: &str, expiration: i64| HeldIdentity {
+            jwt: jwt.into(),
+            expiration,
+            key_id: "k".into(),
+            received_at: now - 50 * drover_api::duration::SECOND,
+        };
+        // Past its renewal time, not expired: used, since nobody can renew it.
+        let held: HeldIdentities = [
+            ("default".to_string(), token("d", 0)),
+            (
+                "partner".to_string(),
+                token("p", now + 10 * drover_api::duration::SECOND),
+            ),
+        ]
+        .into();
+        let got = identities_for_start(&signer, "a", &task, &held)
+            .await
+            .unwrap();
+        assert_eq!(got["partner"].jwt, "p");
+        assert_eq!(got["default"].jwt, "d");
+        // Expired: the start fails as before.
+        let expired: HeldIdentities = [
+            ("default".to_string(), token("d", 0)),
+            ("partner".to_string(), token("p", now - 1)),
+        ]
+        .into();
+        let err = identities_for_start(&signer, "a", &task, &expired)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Unavailable { .. }), "{err}");
     }
 }

@@ -57,6 +57,11 @@ impl HeldIdentity {
         now < self.renew_at()
     }
 
+    /// Whether the token is still valid at `now` (unix ns), if past its renewal time.
+    pub fn valid_at(&self, now: i64) -> bool {
+        !self.expires() || now < self.expiration
+    }
+
     /// Time left before the token expires at `now` (unix ns); `None` when it never expires.
     pub fn remaining_at(&self, now: i64) -> Option<Duration> {
         self.expires().then(|| {

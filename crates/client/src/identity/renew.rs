@@ -149,7 +149,11 @@ impl Renewer {
                     }
                 }
                 Err(e) => {
-                    let wait = retry_wait(self.backoff.next_wait(&mut self.rng), remaining);
+                    // Time has passed since the schedule was made: cap by what is left now.
+                    let wait = retry_wait(
+                        self.backoff.next_wait(&mut self.rng),
+                        self.soonest_remaining(),
+                    );
                     tracing::warn!(
                         alloc_id = %self.alloc_id, task = %self.task.name, error = %e,
                         retry_in = ?wait, "cannot renew identities; retrying"

@@ -1,6 +1,6 @@
 //! Workload identities: signing the identities of a node's allocations on its client's request
-//! (outside the plan applier, on the blocking pool, so placements never wait on signatures),
-//! and verifying a JWT presented as a token.
+//! (outside the plan applier, on at most all cores but one, so placements never wait on
+//! signatures), and verifying a JWT presented as a token.
 
 use std::sync::Arc;
 
@@ -38,8 +38,9 @@ impl Server {
                 "at most {MAX_IDENTITIES_PER_REQUEST} identities may be signed per request"
             )));
         }
-        let key = self.keyring.active_key(self.state()).await?;
-        let snapshot = self.state().snapshot();
+        // One snapshot for the key and the allocations, so the key-in-use rule holds: an
+        // allocation placed after this key retired is never signed with it.
+        let (snapshot, key) = self.keyring.active_key(self.state()).await?;
         let now = drover_api::time::now_unix_nano() / 1_000_000_000;
         let mut response = SignIdentitiesResponse::default();
         let mut work: Vec<(IdentityRequest, IdentityClaims, Algorithm)> = Vec::new();
@@ -52,7 +53,15 @@ impl Server {
                 }),
             }
         }
+        // A snapshot held while signing would make every write copy the tables.
+        drop(snapshot);
         if !work.is_empty() {
+            let _permit = self
+                .keyring
+                .signers
+                .acquire()
+                .await
+                .map_err(|e| ServerError::Internal(format!("signing identities: {e}")))?;
             response.signed_identities = tokio::task::spawn_blocking(move || sign_all(&key, work))
                 .await
                 .map_err(|e| ServerError::Internal(format!("signing identities: {e}")))??;
@@ -76,13 +85,8 @@ impl Server {
         if alloc.terminal() {
             return Err("allocation is terminal");
         }
-        let job: &Job = match &alloc.job {
-            Some(job) => job,
-            None => snapshot
-                .jobs
-                .get(&(alloc.namespace.clone(), alloc.job_id.clone()))
-                .ok_or("allocation not found")?,
-        };
+        // The job version the allocation runs, whose identity blocks apply.
+        let job: &Job = alloc.job.as_ref().ok_or("allocation not found")?;
         let task = job
             .task_groups
             .iter()
@@ -163,7 +167,7 @@ fn sign_all(
             Ok(SignedIdentity {
                 request,
                 jwt,
-                expiration: claims.exp.map_or(0, |s| s * 1_000_000_000),
+                expiration: claims.exp.map_or(0, |s| s.saturating_mul(1_000_000_000)),
                 key_id: key.key_id().to_string(),
             })
         })

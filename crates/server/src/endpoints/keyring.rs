@@ -62,15 +62,13 @@ impl Server {
         for root in &roots {
             jwks.keys.extend(self.keyring.signing_key(root)?.jwks());
         }
-        let threshold = self.config.keyring.rotation_threshold;
-        let newest = roots.first().map_or(0, |k| k.meta.create_time);
-        let now = drover_api::time::now_unix_nano();
-        // Until the newest key is due for rotation, halved like a renewal timer; never longer
-        // than half the rotation period, so a prepublished key is seen before it signs.
-        let until_rotation = (newest + threshold.as_nanos() as i64 - now).max(0) as u64 / 2;
-        let max_age = Duration::from_nanos(until_rotation)
-            .max(JWKS_MIN_MAX_AGE.min(threshold / 2))
-            .min(threshold / 2);
+        let max_age = if roots.is_empty() {
+            // Nothing to cache before the first key exists.
+            Duration::ZERO
+        } else {
+            let newest = roots[0].meta.create_time;
+            jwks_max_age(newest, self.config.keyring.rotation_threshold)
+        };
         Ok(PublicKeys {
             keys: jwks,
             max_age,
@@ -88,5 +86,46 @@ impl Server {
             response_types_supported: vec!["code".into()],
             subject_types_supported: vec!["public".into()],
         })
+    }
+}
+
+/// How long a JWKS may be cached: until the newest key is due for rotation, halved like a
+/// renewal timer, at least 15 minutes, and never more than half the rotation period, so that a
+/// prepublished key is seen before it signs anything.
+fn jwks_max_age(newest_create_time: i64, threshold: Duration) -> Duration {
+    let now = drover_api::time::now_unix_nano();
+    let threshold_ns = i64::try_from(threshold.as_nanos()).unwrap_or(i64::MAX);
+    let until_rotation = newest_create_time
+        .saturating_add(threshold_ns)
+        .saturating_sub(now)
+        .max(0);
+    Duration::from_nanos(until_rotation as u64 / 2)
+        .max(JWKS_MIN_MAX_AGE.min(threshold / 2))
+        .min(threshold / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_max_age_stays_below_the_rotation_period() {
+        let now = drover_api::time::now_unix_nano();
+        let month = Duration::from_secs(720 * 3600);
+        // A fresh key: half the time to its rotation.
+        let fresh = jwks_max_age(now, month);
+        assert!(fresh <= month / 2 && fresh > month / 2 - Duration::from_secs(5));
+        // A key past its rotation: the 15-minute floor.
+        assert_eq!(
+            jwks_max_age(now - 800 * 3600 * 1_000_000_000, month),
+            JWKS_MIN_MAX_AGE
+        );
+        // A short rotation period caps everything, floor included.
+        assert_eq!(
+            jwks_max_age(now, Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
+        // Huge values do not overflow.
+        assert!(jwks_max_age(i64::MAX, Duration::MAX) <= Duration::MAX / 2);
     }
 }

@@ -48,7 +48,7 @@ impl ClaimsInput<'_> {
             aud: self.block.audience.clone(),
             iat: self.now,
             nbf: self.now,
-            exp: (self.block.ttl > 0).then(|| self.now + ttl_secs.max(1)),
+            exp: (self.block.ttl > 0).then(|| self.now.saturating_add(ttl_secs.max(1))),
             jti: uuid::Uuid::new_v4().to_string(),
             iss: self.issuer.map(str::to_string),
             ..Default::default()

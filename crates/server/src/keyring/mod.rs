@@ -1,6 +1,9 @@
 //! The keyring as the server holds it: the key-encryption key from the data dir, the root keys
 //! of the state unwrapped once into parsed signing keys, and a cache of verified tokens.
 //! Private key material lives only here, in memory; the state holds it wrapped.
+//!
+//! With one server, the key-encryption key is that server's file. A cluster of servers will
+//! have to share it (or wrap each root key once per server), and only the leader may rotate.
 
 mod claims;
 mod rotation;
@@ -53,6 +56,9 @@ impl Default for KeyringConfig {
 
 pub(crate) struct Keyring {
     kek: Kek,
+    /// Signing is CPU-bound: at most one thread fewer than the cores sign at once, so that
+    /// identities never take the last core from scheduling.
+    pub(crate) signers: tokio::sync::Semaphore,
     /// Unwrapped keys by key ID.
     keys: RwLock<HashMap<String, Arc<SigningKey>>>,
     pub(crate) verified: VerifiedCache,
@@ -63,8 +69,10 @@ impl Keyring {
     pub fn open(dir: &Path) -> Result<Self, ServerError> {
         let kek = Kek::load_or_create(&dir.join(KEK_FILE))
             .map_err(|e| ServerError::Internal(format!("keyring: {e}")))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Keyring {
             kek,
+            signers: tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)),
             keys: RwLock::default(),
             verified: VerifiedCache::default(),
         })
@@ -76,10 +84,9 @@ impl Keyring {
         if let Some(key) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(id) {
             return Ok(key.clone());
         }
-        let wrapped: WrappedKey = serde_json::from_value(serde_json::Value::String(
-            root.wrapped.clone(),
-        ))
-        .map_err(|e| ServerError::Internal(format!("root key {id}: stored key is corrupt: {e}")))?;
+        let wrapped = WrappedKey::from_base64(&root.wrapped).map_err(|e| {
+            ServerError::Internal(format!("root key {id}: stored key is corrupt: {e}"))
+        })?;
         let material = self.kek.unwrap(id, &wrapped).map_err(|e| {
             ServerError::Internal(format!(
                 "root key {id} cannot be decrypted with this server's key-encryption key ({KEK_FILE} in the data dir): {e}"
@@ -96,8 +103,12 @@ impl Keyring {
         Ok(key)
     }
 
-    /// The active key, waiting briefly for the first one to be created.
-    pub async fn active_key(&self, state: &StateStore) -> Result<Arc<SigningKey>, ServerError> {
+    /// The active key and the snapshot it was found in, waiting briefly for the first key to
+    /// be created.
+    pub async fn active_key(
+        &self,
+        state: &StateStore,
+    ) -> Result<(Snapshot, Arc<SigningKey>), ServerError> {
         let snapshot = state
             .block(1, FIRST_KEY_WAIT, |t| {
                 if t.active_root_key().is_some() {
@@ -110,17 +121,13 @@ impl Keyring {
         let root = snapshot.active_root_key().ok_or_else(|| {
             ServerError::Internal("the keyring has no active root key yet".into())
         })?;
-        self.signing_key(root)
+        let key = self.signing_key(root)?;
+        Ok((snapshot, key))
     }
 
     /// Wraps fresh key material for storage.
-    pub fn wrap(&self, key_id: &str, material: &KeyMaterial) -> Result<String, ServerError> {
-        match serde_json::to_value(self.kek.wrap(key_id, material)) {
-            Ok(serde_json::Value::String(s)) => Ok(s),
-            other => Err(ServerError::Internal(format!(
-                "root key {key_id}: cannot encode the wrapped key: {other:?}"
-            ))),
-        }
+    pub fn wrap(&self, key_id: &str, material: &KeyMaterial) -> String {
+        self.kek.wrap(key_id, material).to_base64()
     }
 
     /// Drops unwrapped keys and cached tokens of keys no longer in the state.

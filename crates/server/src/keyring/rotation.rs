@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use drover_api::{
     KEY_ALGORITHM, KEY_STATE_ACTIVE, KEY_STATE_DEPRECATED, KEY_STATE_INACTIVE,
-    KEY_STATE_PREPUBLISHED, KEY_STATE_REKEYING, RootKeyMeta,
+    KEY_STATE_PREPUBLISHED, RootKeyMeta,
 };
 use drover_identity::KeyMaterial;
 use drover_state::{Command, RootKey, Tables};
@@ -19,7 +19,9 @@ use crate::{Server, ServerError};
 pub enum Rotation {
     /// Active at once; the old key keeps verifying what it signed.
     Now,
-    /// Active at once; what older keys encrypted moves to the new key, then they are deprecated.
+    /// Active at once, and every older key is deprecated: what they encrypted moves to the new
+    /// key (nothing yet: variables come later), and they stay published only while live
+    /// identities they signed remain.
     Full,
     /// Published now, active at this Unix-nanosecond time.
     Prepublish(i64),
@@ -50,55 +52,23 @@ impl Server {
                 publish_time,
                 ..Default::default()
             },
-            wrapped: self.keyring.wrap(&key_id, &material)?,
+            wrapped: self.keyring.wrap(&key_id, &material),
             ..Default::default()
-        };
-        let retire_to = if rotation == Rotation::Full {
-            KEY_STATE_REKEYING
-        } else {
-            KEY_STATE_INACTIVE
         };
         self.commits
             .commit(Command::RootKeyUpsert {
                 key: Box::new(key),
-                retire_to: retire_to.to_string(),
+                retire_to: KEY_STATE_INACTIVE.to_string(),
+                deprecate_older: rotation == Rotation::Full,
                 now,
             })
             .await?;
-        if rotation == Rotation::Full {
-            self.rekey_older_keys(&key_id).await?;
-        }
         let snapshot = self.state().snapshot();
         snapshot
             .root_keys
             .get(&key_id)
             .map(|k| k.meta.clone())
             .ok_or_else(|| ServerError::Internal("the new root key was not stored".into()))
-    }
-
-    /// A full rotation: every older key re-encrypts what it protects under the new key and is
-    /// then deprecated. Nothing is encrypted with root keys yet besides identities' signatures,
-    /// which stay verifiable, so the keys move straight on to deprecated.
-    async fn rekey_older_keys(&self, new_key: &str) -> Result<(), ServerError> {
-        let older: Vec<String> = self
-            .state()
-            .snapshot()
-            .root_keys
-            .values()
-            .filter(|k| k.meta.key_id != new_key && k.meta.state != KEY_STATE_PREPUBLISHED)
-            .map(|k| k.meta.key_id.clone())
-            .collect();
-        if older.is_empty() {
-            return Ok(());
-        }
-        self.commits
-            .commit(Command::RootKeyState {
-                key_ids: older,
-                state: KEY_STATE_DEPRECATED.to_string(),
-                now: drover_api::time::now_unix_nano(),
-            })
-            .await?;
-        Ok(())
     }
 
     /// Removes a root key. The active key never; a key live identities still use only with
@@ -151,8 +121,7 @@ impl Server {
         if let Some(due) = snapshot
             .root_keys
             .values()
-            .filter(|k| k.meta.state == KEY_STATE_PREPUBLISHED && k.meta.publish_time <= now)
-            .max_by_key(|k| k.meta.publish_time)
+            .find(|k| k.meta.state == KEY_STATE_PREPUBLISHED && k.meta.publish_time <= now)
         {
             self.set_key_state(&due.meta.key_id, KEY_STATE_ACTIVE)
                 .await?;
@@ -162,7 +131,10 @@ impl Server {
                 .values()
                 .any(|k| k.meta.state == KEY_STATE_PREPUBLISHED)
         {
-            let publish = active.meta.create_time + nanos(config.rotation_threshold);
+            let publish = active
+                .meta
+                .create_time
+                .saturating_add(nanos(config.rotation_threshold));
             let meta = self.add_root_key(Rotation::Prepublish(publish)).await?;
             tracing::info!(key_id = %meta.key_id, "root key prepublished for automatic rotation");
         }
