@@ -173,9 +173,29 @@ async fn task_identities_verify_with_an_independent_library_and_keys_survive_res
     let after = agent.client().jwks().await.unwrap();
     assert_eq!(after, rotated);
     pyjwt_verify(&after, &token, "nomadproject.io", "https://drover.test").unwrap();
-    // No private key material is stored in the clear: the state holds wrapped keys only.
+    // No private key material is stored in the clear: neither the DER of a PKCS#8 RSA or
+    // Ed25519 key nor its base64 appears in the state; the key-encryption key is 0600.
     let state = std::fs::read(agent.data_dir.join("server/state.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&state).contains("PRIVATE KEY"));
+    let rsa_oid: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let ed25519_pkcs8: &[u8] = &[
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+    ];
+    for needle in [
+        rsa_oid,
+        ed25519_pkcs8,
+        b"BgkqhkiG9w0BAQEF",
+        b"MC4CAQAwBQYDK2Vw",
+    ] {
+        assert!(
+            !state.windows(needle.len()).any(|w| w == needle),
+            "key material in the clear: {needle:?}"
+        );
+    }
+    let kek = std::fs::metadata(agent.data_dir.join("server/keyring.kek")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&kek.permissions()) & 0o777,
+        0o600
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -453,3 +453,19 @@ async fn automatic_rotation_prepublishes_then_promotes() {
     }
     panic!("the key was never rotated");
 }
+
+#[tokio::test]
+async fn a_full_rotation_deprecates_older_keys_but_keeps_live_identities_verifiable() {
+    let c = Cluster::new().await;
+    let alloc = c.run("example", task("redis")).await;
+    let token = c.token(&alloc.id, "redis", "default").await;
+    let old_kid = header_of(&token)["kid"].as_str().unwrap().to_string();
+    c.server.keyring_rotate(true, None).await.unwrap();
+    let snap = c.server.state().snapshot();
+    assert_eq!(snap.root_keys[&old_kid].meta.state, KEY_STATE_DEPRECATED);
+    // Deprecated, but a live allocation holds an identity it signed: still published.
+    assert!(published_kids(&c.server).contains(&old_kid));
+    c.server.verify_workload_identity(&token).unwrap();
+    c.finish(&alloc).await;
+    assert!(!published_kids(&c.server).contains(&old_kid));
+}
