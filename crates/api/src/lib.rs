@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod agent;
 pub mod allocs;
 pub mod client;
@@ -22,6 +23,7 @@ pub mod nodes;
 mod nullable;
 pub mod time;
 
+pub use acl::*;
 pub use agent::*;
 pub use allocs::*;
 pub use client::{Client, ClientConfig, Error as ClientError, QueryMeta, QueryOptions};

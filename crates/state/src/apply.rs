@@ -193,6 +193,13 @@ impl Tables {
                 now,
             } => self.set_root_key_state(index, key_ids, state, *now),
             Command::RootKeyDelete { key_ids } => self.delete_root_keys(index, key_ids),
+            Command::AclBootstrap { token } => self.acl_bootstrap(index, token),
+            Command::AclTokenUpsert { tokens } => self.upsert_acl_tokens(index, tokens),
+            Command::AclTokenDelete { accessor_ids } => self.delete_acl_tokens(index, accessor_ids),
+            Command::AclPolicyUpsert { policies } => self.upsert_acl_policies(index, policies),
+            Command::AclPolicyDelete { names } => self.delete_acl_policies(index, names),
+            Command::AclRoleUpsert { roles } => self.upsert_acl_roles(index, roles),
+            Command::AclRoleDelete { ids } => self.delete_acl_roles(index, ids),
         }
         for key in touched_jobs {
             self.refresh_job_status(index, &key);

@@ -2,7 +2,7 @@
 //! never repurposed.
 
 use drover_api::internal::AllocClientUpdate;
-use drover_api::{Allocation, Evaluation, Job, Node};
+use drover_api::{AclPolicy, AclRole, AclToken, Allocation, Evaluation, Job, Node};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::RootKey;
@@ -25,7 +25,9 @@ pub enum Command {
         now: i64,
     },
     /// Creates or updates evaluations.
-    EvalUpsert { evals: Vec<Evaluation> },
+    EvalUpsert {
+        evals: Vec<Evaluation>,
+    },
     /// The result of scheduling one evaluation, as accepted by the plan applier.
     ApplyPlan {
         /// New allocations and in-place updates.
@@ -37,7 +39,10 @@ pub enum Command {
         now: i64,
     },
     /// A client registered (or re-registered) its node.
-    NodeRegister { node: Box<Node>, now: i64 },
+    NodeRegister {
+        node: Box<Node>,
+        now: i64,
+    },
     /// A node's status changed (e.g. it missed its heartbeats), with the evaluations to run.
     NodeStatus {
         node_id: String,
@@ -75,7 +80,34 @@ pub enum Command {
         now: i64,
     },
     /// Forgets root keys (never the active one).
-    RootKeyDelete { key_ids: Vec<String> },
+    RootKeyDelete {
+        key_ids: Vec<String>,
+    },
+    /// The first management token; ignored once the ACL system is bootstrapped.
+    AclBootstrap {
+        token: Box<AclToken>,
+    },
+    /// Creates or replaces tokens (by accessor ID).
+    AclTokenUpsert {
+        tokens: Vec<AclToken>,
+    },
+    AclTokenDelete {
+        accessor_ids: Vec<String>,
+    },
+    /// Creates or replaces policies (by name).
+    AclPolicyUpsert {
+        policies: Vec<AclPolicy>,
+    },
+    AclPolicyDelete {
+        names: Vec<String>,
+    },
+    /// Creates or replaces roles (by ID).
+    AclRoleUpsert {
+        roles: Vec<AclRole>,
+    },
+    AclRoleDelete {
+        ids: Vec<String>,
+    },
     /// Operator asked to stop allocations.
     AllocStop {
         alloc_ids: Vec<String>,
@@ -102,7 +134,14 @@ impl Command {
             | Command::Collect { .. }
             | Command::RootKeyUpsert { .. }
             | Command::RootKeyState { .. }
-            | Command::RootKeyDelete { .. } => Vec::new(),
+            | Command::RootKeyDelete { .. }
+            | Command::AclBootstrap { .. }
+            | Command::AclTokenUpsert { .. }
+            | Command::AclTokenDelete { .. }
+            | Command::AclPolicyUpsert { .. }
+            | Command::AclPolicyDelete { .. }
+            | Command::AclRoleUpsert { .. }
+            | Command::AclRoleDelete { .. } => Vec::new(),
         };
         evals
             .into_iter()

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod apply;
 mod command;
 mod keyring;

@@ -17,6 +17,8 @@ pub enum Table {
     Evals = 2,
     Nodes = 3,
     RootKeys = 4,
+    /// Tokens, policies and roles.
+    Acl = 5,
 }
 
 /// The state store shared by the server's endpoints, workers and plan applier.

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use drover_api::{Allocation, Evaluation, Job, Node, RootKeyMeta};
+use drover_api::{AclPolicy, AclRole, AclToken, Allocation, Evaluation, Job, Node, RootKeyMeta};
 use serde::{Deserialize, Serialize};
 
 /// `(namespace, job id)`.
@@ -35,6 +35,21 @@ pub struct Tables {
     /// query wakes when an allocation disappears as well as when one changes.
     #[serde(default)]
     pub node_collect_index: HashMap<String, u64>,
+    /// ACL tokens by accessor ID.
+    #[serde(default)]
+    pub acl_tokens: BTreeMap<String, Arc<AclToken>>,
+    /// ACL policies by name.
+    #[serde(default)]
+    pub acl_policies: BTreeMap<String, Arc<AclPolicy>>,
+    /// ACL roles by ID.
+    #[serde(default)]
+    pub acl_roles: BTreeMap<String, Arc<AclRole>>,
+    /// Index at which the ACL system was bootstrapped; 0 before.
+    #[serde(default)]
+    pub acl_bootstrap_index: u64,
+    /// Accessor ID of each token by its secret.
+    #[serde(skip)]
+    pub acl_token_secrets: HashMap<String, String>,
     #[serde(skip)]
     pub allocs_by_job: HashMap<JobKey, BTreeSet<String>>,
     #[serde(skip)]
@@ -108,6 +123,11 @@ impl Tables {
 
     /// Rebuilds secondary indexes after loading tables from a snapshot.
     pub fn rebuild_indexes(&mut self) {
+        self.acl_token_secrets = self
+            .acl_tokens
+            .values()
+            .map(|t| (t.secret_id.clone(), t.accessor_id.clone()))
+            .collect();
         self.allocs_by_job.clear();
         self.allocs_by_node.clear();
         self.evals_by_job.clear();

@@ -465,3 +465,61 @@ fn the_active_root_key_survives_any_order_of_commands() {
     assert_eq!(snap.root_keys["k3"].retired_index, 8);
     assert_eq!(snap.active_root_key().unwrap().meta.key_id, "k4");
 }
+
+#[test]
+fn acl_bootstrap_happens_once_and_tokens_are_found_by_secret() {
+    let s = StateStore::default();
+    let token = |accessor: &str, secret: &str| AclToken {
+        accessor_id: accessor.into(),
+        secret_id: secret.into(),
+        r#type: ACL_TOKEN_MANAGEMENT.into(),
+        ..Default::default()
+    };
+    s.apply(
+        1,
+        &Command::AclBootstrap {
+            token: Box::new(token("a1", "s1")),
+        },
+    );
+    s.apply(
+        2,
+        &Command::AclBootstrap {
+            token: Box::new(token("a2", "s2")),
+        },
+    );
+    let snap = s.snapshot();
+    assert_eq!(snap.acl_bootstrap_index, 1);
+    assert!(snap.acl_token_by_secret("s2").is_none());
+    assert_eq!(snap.acl_token_by_secret("s1").unwrap().accessor_id, "a1");
+
+    // A new secret for the same accessor replaces the old one in the index.
+    s.apply(
+        3,
+        &Command::AclTokenUpsert {
+            tokens: vec![token("a1", "s1-new")],
+        },
+    );
+    let snap = s.snapshot();
+    assert!(snap.acl_token_by_secret("s1").is_none());
+    assert_eq!(snap.acl_tokens["a1"].create_index, 1);
+    assert_eq!(snap.acl_tokens["a1"].modify_index, 3);
+
+    // The secret index is rebuilt from a snapshot.
+    let json = serde_json::to_vec(&*snap).unwrap();
+    let restored = StateStore::from_tables(serde_json::from_slice(&json).unwrap());
+    assert_eq!(
+        restored
+            .snapshot()
+            .acl_token_by_secret("s1-new")
+            .unwrap()
+            .accessor_id,
+        "a1"
+    );
+    s.apply(
+        4,
+        &Command::AclTokenDelete {
+            accessor_ids: vec!["a1".into()],
+        },
+    );
+    assert!(s.snapshot().acl_token_by_secret("s1-new").is_none());
+}
