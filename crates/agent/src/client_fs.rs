@@ -1,4 +1,4 @@
-//! Gives the HTTP layer access to the local client's allocation files.
+//! Gives the HTTP layer access to the local client: its allocation files and node metadata.
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -42,6 +42,24 @@ fn api_error(e: FsError) -> ApiError {
 impl ClientFs for LocalClient {
     fn node_id(&self) -> String {
         self.with(|h| h.node_id().to_string()).unwrap_or_default()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.with(|h| h.is_ready()).unwrap_or(false)
+    }
+
+    fn node_meta(&self) -> Result<drover_api::NodeMetaResponse, ApiError> {
+        self.with(|h| h.node_meta())
+            .ok_or_else(|| ApiError::unavailable("the client is shutting down"))
+    }
+
+    fn apply_node_meta(
+        &self,
+        changes: std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<drover_api::NodeMetaResponse, ApiError> {
+        self.with(|h| h.apply_node_meta(&changes))
+            .ok_or_else(|| ApiError::unavailable("the client is shutting down"))?
+            .map_err(|e| ApiError::bad_request(e.to_string()))
     }
 
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {

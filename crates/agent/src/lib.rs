@@ -7,6 +7,7 @@ mod address;
 mod client_fs;
 pub mod config;
 mod run;
+mod task_api;
 
 use std::path::PathBuf;
 

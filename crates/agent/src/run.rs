@@ -81,6 +81,7 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             job: config.job_gc_threshold,
         };
         sc.gc_interval = config.job_gc_interval;
+        sc.acl_enabled = config.acl_enabled;
         sc.keyring = drover_server::KeyringConfig {
             oidc_issuer: config.oidc_issuer.clone(),
             signing_algorithm: config.identity_signing_algorithm.parse().map_err(|e| {
@@ -122,16 +123,58 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         Arc::new(crate::client_fs::LocalClient::new(client_slot.clone()))
             as Arc<dyn drover_http::ClientFs>
     });
-    let upstream = (!config.server_enabled).then(|| Upstream {
-        http: reqwest::Client::new(),
+    let client_config = config.client_enabled.then(|| drover_client::ClientConfig {
+        data_dir: data_dir.clone(),
         servers: servers.clone(),
+        node_name: config.name.clone(),
+        datacenter: config.datacenter.clone(),
+        region: config.region.clone(),
+        node_class: config.node_class.clone(),
+        node_pool: config.node_pool.clone(),
+        meta: config.meta.clone(),
+        http_addr: advertise.clone(),
+        network_ip: advertise
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.to_string())
+            .unwrap_or_default(),
+        min_dynamic_port: config.min_dynamic_port,
+        max_dynamic_port: config.max_dynamic_port,
+        raw_exec_enabled: config.raw_exec_enabled,
     });
-    let app = drover_http::router(AppState {
+    // A client-only agent asks its servers about requests it answers itself, as its node.
+    let upstream = match (&client_config, config.server_enabled) {
+        (Some(cc), false) => {
+            let (node_id, node_secret) = drover_client::node_credentials(cc)
+                .map_err(|e| AgentError::Startup(e.to_string()))?;
+            Some(Upstream {
+                http: reqwest::Client::new(),
+                servers: servers.clone(),
+                node_id,
+                node_secret,
+            })
+        }
+        (None, false) => Some(Upstream {
+            http: reqwest::Client::new(),
+            servers: servers.clone(),
+            node_id: String::new(),
+            node_secret: String::new(),
+        }),
+        _ => None,
+    };
+    let app_state = AppState {
         server: server.clone(),
         client: client_fs,
         agent: Arc::new(info),
         upstream,
+        task_api: false,
+    };
+    let task_api: Arc<dyn drover_client::TaskApiServer> = Arc::new(crate::task_api::TaskApi {
+        app: drover_http::router(AppState {
+            task_api: true,
+            ..app_state.clone()
+        }),
     });
+    let app = drover_http::router(app_state);
     let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
     let mut http_stopped_rx = http_stopped.clone();
     let http = tokio::spawn(async move {
@@ -143,33 +186,10 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             .await
     });
     drop(http_stopped);
-    if config.acl_enabled {
-        tracing::warn!(
-            "acl.enabled is set, but this version of drover does not enforce ACLs yet: the API is open to anyone who can reach it"
-        );
-    }
     tracing::info!(addr = %local, server = config.server_enabled, client = config.client_enabled, "agent started");
 
-    if config.client_enabled {
-        let cc = drover_client::ClientConfig {
-            data_dir: data_dir.clone(),
-            servers: servers.clone(),
-            node_name: config.name.clone(),
-            datacenter: config.datacenter.clone(),
-            region: config.region.clone(),
-            node_class: config.node_class.clone(),
-            node_pool: config.node_pool.clone(),
-            meta: config.meta.clone(),
-            http_addr: advertise.clone(),
-            network_ip: advertise
-                .rsplit_once(':')
-                .map(|(ip, _)| ip.to_string())
-                .unwrap_or_default(),
-            min_dynamic_port: config.min_dynamic_port,
-            max_dynamic_port: config.max_dynamic_port,
-            raw_exec_enabled: config.raw_exec_enabled,
-        };
-        let handle = drover_client::start(cc)
+    if let Some(cc) = client_config {
+        let handle = drover_client::start(cc, Some(task_api))
             .await
             .map_err(|e| AgentError::Startup(e.to_string()))?;
         *client_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);

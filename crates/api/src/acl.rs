@@ -184,3 +184,47 @@ pub struct NodeMetaResponse {
     #[serde(deserialize_with = "nullable::de")]
     pub r#static: BTreeMap<String, String>,
 }
+
+/// What a request needs to be allowed, one per route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "Kind", content = "Capability")]
+pub enum Permission {
+    /// Anyone (a token is still required on the Task API).
+    Public,
+    /// Any valid token or workload identity; the handler checks the rest.
+    AnyToken,
+    /// A management token.
+    Management,
+    /// A capability in the request's namespace (`submit-job`, `read-job`, …).
+    Namespace(String),
+    NodeRead,
+    NodeWrite,
+    AgentRead,
+    AgentWrite,
+    /// An operator capability (`keyring-read`, `keyring-rotate`, …).
+    Operator(String),
+    /// Internal client↔server calls: the node secret, checked by the handler.
+    NodeSecret,
+}
+
+/// `POST /v1/internal/acl/authorize`: a client-only agent asks its servers whether a request it
+/// serves itself is allowed.
+pub const ACL_AUTHORIZE_PATH: &str = "/v1/internal/acl/authorize";
+
+/// Body of an authorization question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AclAuthorizeRequest {
+    /// The asking node (its secret is in the node-secret header).
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    /// The presented token, if any.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Whether the request came through a task's API socket.
+    #[serde(default)]
+    pub task_api: bool,
+    pub permission: Permission,
+    #[serde(default)]
+    pub namespace: String,
+}

@@ -1,6 +1,13 @@
-//! An async client for the `/v1` API over TCP (`http://host:port`). Blocking queries are
-//! expressed with [`QueryOptions`]; response headers come back as [`QueryMeta`].
+//! An async client for the `/v1` API over TCP (`http://host:port`) or a Unix socket
+//! (`unix:///path/to/api.sock`, as the Task API offers). Blocking queries are expressed with
+//! [`QueryOptions`]; response headers come back as [`QueryMeta`]. The typed methods for the ACL
+//! and node-metadata endpoints are in the `acl` submodule.
 
+mod acl;
+#[cfg(test)]
+mod test_server;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -28,7 +35,9 @@ pub enum Error {
     #[error("invalid response from agent: {0}")]
     Decode(String),
     /// The address given is not usable.
-    #[error("invalid address {0:?}: expected http://host:port")]
+    #[error(
+        "invalid address {0:?}: expected http://host:port, https://host:port or unix:///absolute/path/to/api.sock"
+    )]
     Address(String),
 }
 
@@ -45,7 +54,8 @@ impl Error {
 /// Where and as whom to connect.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `http://127.0.0.1:4646` and the like.
+    /// `http://127.0.0.1:4646` and the like, or `unix:///abs/path/api.sock` for an agent's Unix
+    /// socket (the Task API).
     pub address: String,
     pub token: Option<String>,
     pub namespace: Option<String>,
@@ -100,28 +110,70 @@ pub struct QueryMeta {
     pub last_contact: u64,
 }
 
+/// The scheme of an agent reached through a Unix socket.
+const UNIX_SCHEME: &str = "unix://";
+/// The URL requests carry when they travel over a Unix socket: the socket, not the host, decides
+/// where they go.
+const UNIX_BASE_URL: &str = "http://localhost";
+
+/// Where requests go: the URL they start with, and the Unix socket that carries them, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    base_url: String,
+    unix_socket: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// Reads an agent address: `http://…` or `https://…` (trailing slashes dropped), or
+    /// `unix://` followed by an absolute socket path.
+    fn parse(address: &str) -> Result<Endpoint, Error> {
+        if let Some(path) = address.strip_prefix(UNIX_SCHEME) {
+            if !path.starts_with('/') {
+                return Err(Error::Address(address.to_string()));
+            }
+            return Ok(Endpoint {
+                base_url: UNIX_BASE_URL.to_string(),
+                unix_socket: Some(PathBuf::from(path)),
+            });
+        }
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            return Err(Error::Address(address.to_string()));
+        }
+        Ok(Endpoint {
+            base_url: address.trim_end_matches('/').to_string(),
+            unix_socket: None,
+        })
+    }
+}
+
 /// The `/v1` API client.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
+    /// What every request path is appended to.
+    base_url: String,
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        if !(config.address.starts_with("http://") || config.address.starts_with("https://")) {
-            return Err(Error::Address(config.address));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
+        let Endpoint {
+            base_url,
+            unix_socket,
+        } = Endpoint::parse(&config.address)?;
+        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        let builder = match unix_socket {
+            Some(socket) => builder.unix_socket(socket),
+            None => builder.tcp_nodelay(true),
+        };
+        let http = builder
             .build()
             .map_err(|e| Error::Transport(e.to_string()))?;
-        let mut config = config;
-        while config.address.ends_with('/') {
-            config.address.pop();
-        }
-        Ok(Client { http, config })
+        Ok(Client {
+            http,
+            config,
+            base_url,
+        })
     }
 
     /// The same client (sharing its connections) sending one more header on every request.
@@ -134,7 +186,7 @@ impl Client {
         client
     }
 
-    /// The address this client talks to.
+    /// The address this client talks to, as given (`unix://…` for a socket).
     pub fn address(&self) -> &str {
         &self.config.address
     }
@@ -142,7 +194,7 @@ impl Client {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .request(method, format!("{}{}", self.config.address, path));
+            .request(method, format!("{}{}", self.base_url, path));
         if let Some(token) = &self.config.token {
             req = req.header(TOKEN_HEADER, token);
         }
@@ -448,4 +500,139 @@ fn transport_error(e: reqwest::Error) -> Error {
         source = s.source();
     }
     Error::Transport(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_server::{ANSWER_INDEX, STREAM_PATH, TestServer};
+    use super::*;
+
+    fn echo_path(_method: &str, path: &str) -> serde_json::Value {
+        serde_json::json!({ "Path": path })
+    }
+
+    #[test]
+    fn tcp_addresses_keep_their_url_without_trailing_slashes() {
+        assert_eq!(
+            Endpoint::parse("http://127.0.0.1:4646//").unwrap(),
+            Endpoint {
+                base_url: "http://127.0.0.1:4646".into(),
+                unix_socket: None,
+            }
+        );
+        assert!(Endpoint::parse("https://nomad.example:4646").is_ok());
+    }
+
+    #[test]
+    fn unix_addresses_name_an_absolute_socket_path() {
+        assert_eq!(
+            Endpoint::parse("unix:///alloc/task/secrets/api.sock").unwrap(),
+            Endpoint {
+                base_url: UNIX_BASE_URL.into(),
+                unix_socket: Some(PathBuf::from("/alloc/task/secrets/api.sock")),
+            }
+        );
+    }
+
+    #[test]
+    fn relative_socket_paths_and_bare_hosts_are_refused() {
+        for address in ["unix://secrets/api.sock", "unix://", "127.0.0.1:4646", ""] {
+            let err = Client::new(ClientConfig {
+                address: address.into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(&err, Error::Address(a) if a == address), "{err}");
+            assert!(err.to_string().contains("unix:///absolute/path"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_over_a_unix_socket_carry_token_namespace_and_blocking_options() {
+        let server = TestServer::unix(echo_path).await;
+        assert!(server.address().starts_with("unix:///"));
+        let client = Client::new(ClientConfig {
+            address: server.address().to_string(),
+            token: Some("s3cr3t".into()),
+            namespace: Some("prod".into()),
+            region: Some("eu".into()),
+            headers: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(client.address(), server.address());
+
+        let q = QueryOptions::blocking(5, Duration::from_secs(2)).param("filter", "x y");
+        let (body, meta) = client
+            .get::<serde_json::Value>("/v1/jobs", &q)
+            .await
+            .unwrap();
+        assert_eq!(body["Path"], "/v1/jobs");
+        assert_eq!(
+            meta,
+            QueryMeta {
+                last_index: ANSWER_INDEX,
+                known_leader: true,
+                last_contact: 3,
+            }
+        );
+        let seen = server.take();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, "GET");
+        assert_eq!(seen[0].token.as_deref(), Some("s3cr3t"));
+        assert_eq!(
+            seen[0].query,
+            "namespace=prod&region=eu&filter=x+y&index=5&wait=2000ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_over_a_unix_socket_send_their_json_body() {
+        let server = TestServer::unix(echo_path).await;
+        let client = server.client(None);
+        let answer: serde_json::Value = client
+            .put("/v1/jobs", &serde_json::json!({"Job": {"ID": "web"}}))
+            .await
+            .unwrap();
+        assert_eq!(answer["Path"], "/v1/jobs");
+        let seen = server.take();
+        assert_eq!(seen[0].method, "PUT");
+        assert_eq!(seen[0].token, None);
+        assert_eq!(
+            seen[0].body,
+            Some(serde_json::json!({"Job": {"ID": "web"}}))
+        );
+    }
+
+    #[tokio::test]
+    async fn streamed_bodies_arrive_chunk_by_chunk_over_a_unix_socket() {
+        let server = TestServer::unix(echo_path).await;
+        let client = server.client(Some("s3cr3t"));
+        server.stream("first line\n").await;
+        let mut resp = client
+            .get_raw(STREAM_PATH, &QueryOptions::default())
+            .await
+            .unwrap();
+        // The first chunk is readable while the server still holds the rest back.
+        let first = resp.chunk().await.unwrap().unwrap();
+        assert_eq!(&first[..], b"first line\n");
+        server.stream("second line\n").await;
+        let second = resp.chunk().await.unwrap().unwrap();
+        assert_eq!(&second[..], b"second line\n");
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_is_a_transport_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = Client::new(ClientConfig {
+            address: format!("unix://{}", dir.path().join("absent.sock").display()),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = client.nodes(&QueryOptions::default()).await.unwrap_err();
+        assert!(matches!(err, Error::Transport(_)), "{err}");
+        assert!(
+            err.to_string().to_lowercase().contains("no such file"),
+            "{err}"
+        );
+    }
 }

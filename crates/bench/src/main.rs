@@ -2,19 +2,23 @@
 //! Each prints its figure beside a baseline measured in the same run, so ratios can be read on
 //! a noisy machine. Scenarios: `startup` (start to node ready, idle RSS, RSS per task),
 //! `submit` (submit-to-running over 200 jobs), `scheduler` (1,000 placements on 5,000 nodes), `identity` (placements with and without
-//! identities being fetched, identities issued per second).
+//! identities being fetched, identities issued per second), `task_api` (authenticated requests
+//! over a task's socket beside TCP).
 
 #![forbid(unsafe_code)]
 
 mod identity;
 mod scenarios;
+mod task_api;
 
 use std::path::PathBuf;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(bin) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity]…");
+        eprintln!(
+            "usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity|task_api]…"
+        );
         std::process::exit(2);
     };
     if !bin.exists() {
@@ -39,6 +43,7 @@ fn main() {
                 "submit" => scenarios::submit(&bin).await,
                 "scheduler" => scenarios::scheduler(&bin).await,
                 "identity" => identity::identity(&bin).await,
+                "task_api" => task_api::task_api(&bin).await,
                 other => Err(format!("unknown scenario {other:?}")),
             }
         });

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::alloc_runner::{AllocRunner, RunnerContext};
 use crate::fingerprint::{HostFacts, build_node};
 use crate::identity::IdentitySigner;
+use crate::node_meta::NodeMeta;
 use crate::persist::StateDir;
 use crate::rpc::Rpc;
 use crate::task_env::NodeInfo;
@@ -28,6 +29,9 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 /// A running client agent.
 pub struct ClientHandle {
     node_id: String,
+    /// The node as registered; changing it registers again.
+    node: watch::Sender<drover_api::Node>,
+    node_meta: Arc<Mutex<NodeMeta>>,
     ready: watch::Receiver<bool>,
     runners: Arc<Runners>,
     updates: Updater,
@@ -36,9 +40,18 @@ pub struct ClientHandle {
     loops: Vec<JoinHandle<()>>,
 }
 
+/// The node's ID and secret, created on first use and kept in the client's state directory.
+pub fn node_credentials(config: &ClientConfig) -> Result<(String, String), ClientError> {
+    let identity = StateDir::new(config.state_dir()).node_identity()?;
+    Ok((identity.node_id, identity.secret_id))
+}
+
 /// Starts the client: loads or creates the node identity, re-attaches to the allocations it
 /// ran before, then registers with the servers and starts watching for work.
-pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
+pub async fn start(
+    config: ClientConfig,
+    task_api: Option<Arc<dyn crate::task_api::TaskApiServer>>,
+) -> Result<ClientHandle, ClientError> {
     let state = StateDir::new(config.state_dir());
     let alloc_root = config.alloc_root();
     let identity = {
@@ -55,13 +68,21 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
             .await
             .map_err(|e| ClientError::Config(format!("fingerprinting the node: {e}")))?
     };
-    let node = build_node(
+    let mut node = build_node(
         &config,
         &facts,
         &identity.node_id,
         &identity.secret_id,
         &drivers,
     );
+    let node_meta = {
+        let configured = node.meta.clone();
+        let path = config.state_dir().join("node_meta.json");
+        tokio::task::spawn_blocking(move || NodeMeta::load(configured, path))
+            .await
+            .map_err(|e| ClientError::Config(format!("loading node metadata: {e}")))??
+    };
+    node.meta = node_meta.effective();
     let node_info = NodeInfo {
         id: node.id.clone(),
         name: node.name.clone(),
@@ -88,6 +109,7 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
         updates: updates.clone(),
         hooks: crate::hooks::default_hooks(signer.clone()),
         identities: signer,
+        task_api,
     });
 
     let restored = {
@@ -112,9 +134,10 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
 
     let (ready_tx, ready) = watch::channel(false);
     let node_id = identity.node_id.clone();
+    let (node_tx, node_rx) = watch::channel(node);
     let loops = vec![
         tokio::spawn(updater::send_loop(rpc.clone(), node_id.clone(), update_rx)),
-        tokio::spawn(crate::heartbeat::run(rpc.clone(), node, ready_tx)),
+        tokio::spawn(crate::heartbeat::run(rpc.clone(), node_rx, ready_tx)),
     ];
     let watcher = tokio::spawn(watcher::run(
         rpc,
@@ -124,6 +147,8 @@ pub async fn start(config: ClientConfig) -> Result<ClientHandle, ClientError> {
     ));
     Ok(ClientHandle {
         node_id,
+        node: node_tx,
+        node_meta: Arc::new(Mutex::new(node_meta)),
         ready,
         runners,
         updates,
@@ -137,7 +162,33 @@ impl ClientHandle {
         &self.node_id
     }
 
+    /// The node's metadata: in effect, changed at run time, configured.
+    pub fn node_meta(&self) -> drover_api::NodeMetaResponse {
+        self.node_meta
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .response()
+    }
+
+    /// Sets (or, with `None`, unsets) metadata keys, keeps them across restarts and registers
+    /// the node again so the servers schedule with them.
+    pub fn apply_node_meta(
+        &self,
+        changes: &BTreeMap<String, Option<String>>,
+    ) -> Result<drover_api::NodeMetaResponse, ClientError> {
+        let mut meta = self.node_meta.lock().unwrap_or_else(|e| e.into_inner());
+        meta.apply(changes)?;
+        let effective = meta.effective();
+        self.node.send_modify(|node| node.meta = effective);
+        Ok(meta.response())
+    }
+
     /// Waits until the node is registered and ready.
+    /// Whether the node is registered with the servers.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     pub async fn ready(&self) {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|r| *r).await;
@@ -216,11 +267,11 @@ mod tests {
             raw_exec_enabled: true,
             ..Default::default()
         };
-        let first = start(config.clone()).await.unwrap();
+        let first = start(config.clone(), None).await.unwrap();
         let id = first.node_id().to_string();
         assert!(first.alloc_dir("nope").is_none());
         first.shutdown(false).await;
-        let second = start(config).await.unwrap();
+        let second = start(config, None).await.unwrap();
         assert_eq!(second.node_id(), id);
         second.shutdown(true).await;
     }
@@ -233,6 +284,9 @@ mod tests {
             servers: vec![],
             ..Default::default()
         };
-        assert!(matches!(start(config).await, Err(ClientError::Config(_))));
+        assert!(matches!(
+            start(config, None).await,
+            Err(ClientError::Config(_))
+        ));
     }
 }

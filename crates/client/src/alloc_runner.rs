@@ -31,6 +31,8 @@ pub struct RunnerContext {
     pub hooks: Vec<Box<dyn TaskHook>>,
     /// Gets workload identities signed; running tasks renew theirs through it.
     pub identities: IdentitySigner,
+    /// Serves each task's API socket; `None` runs tasks without one.
+    pub task_api: Option<Arc<dyn crate::task_api::TaskApiServer>>,
 }
 
 /// Why a task is being killed.

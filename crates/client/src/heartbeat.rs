@@ -16,12 +16,14 @@ fn interval(ttl_ns: i64) -> Duration {
     Duration::from_nanos(u64::try_from(ttl_ns / 2).unwrap_or(0)).clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
-/// Runs until the task is dropped; `ready` turns true once the node is registered.
-pub async fn run(rpc: Rpc, node: Node, ready: watch::Sender<bool>) {
+/// Runs until the task is dropped; `ready` turns true once the node is registered. A change to
+/// the node (its dynamic metadata) registers it again at once.
+pub async fn run(rpc: Rpc, mut node: watch::Receiver<Node>, ready: watch::Sender<bool>) {
     loop {
+        let current = node.borrow_and_update().clone();
         let mut backoff = Duration::from_millis(100);
         let ttl = loop {
-            match rpc.register(&node).await {
+            match rpc.register(&current).await {
                 Ok(resp) => break resp.heartbeat_ttl,
                 Err(e) => {
                     tracing::warn!(error = %e, "registering the node failed; retrying");
@@ -30,12 +32,21 @@ pub async fn run(rpc: Rpc, node: Node, ready: watch::Sender<bool>) {
                 }
             }
         };
-        tracing::info!(node_id = %node.id, "node registered");
+        tracing::info!(node_id = %current.id, "node registered");
         ready.send_replace(true);
         let mut next = interval(ttl);
         loop {
-            tokio::time::sleep(next).await;
-            match rpc.heartbeat(&node.id).await {
+            tokio::select! {
+                _ = tokio::time::sleep(next) => {}
+                changed = node.changed() => {
+                    if changed.is_err() {
+                        // The client is shutting down.
+                        std::future::pending::<()>().await;
+                    }
+                    break;
+                }
+            }
+            match rpc.heartbeat(&current.id).await {
                 Ok(resp) => next = interval(resp.heartbeat_ttl),
                 Err(e) if e.status() == Some(404) => {
                     tracing::warn!("server does not know this node any more; registering again");

@@ -20,6 +20,7 @@ use crate::alloc_runner::{AllocShared, KillReason};
 use crate::hooks::{HookContext, run_prestart};
 use crate::identity::{ChangeAction, Renewal, Renewer};
 use crate::restarts::{Decision, Policy, REASON_UNRECOVERABLE, RestartTracker};
+use crate::task_api::{self, TaskApiSocket};
 use crate::task_state as ts;
 
 /// Nomad's default `kill_timeout`.
@@ -44,6 +45,8 @@ enum StartFailure {
 pub struct TaskRunner {
     alloc: Arc<AllocShared>,
     name: String,
+    /// The task's API socket while it runs.
+    api_socket: std::sync::Mutex<Option<TaskApiSocket>>,
     kill: watch::Receiver<Option<KillReason>>,
     restore: bool,
 }
@@ -54,6 +57,7 @@ impl TaskRunner {
         TaskRunner {
             alloc,
             name,
+            api_socket: Default::default(),
             kill,
             restore,
         }
@@ -65,6 +69,7 @@ impl TaskRunner {
     }
 
     async fn finish(&self, failed: bool) {
+        self.close_api_socket();
         self.alloc.update_task(&self.name, |t| {
             ts::mark_dead(&mut t.state, failed);
             t.handle = None;
@@ -216,7 +221,10 @@ impl TaskRunner {
         config: &TaskConfig,
     ) -> Result<Box<dyn TaskHandle>, ExitResult> {
         let err = match driver.recover(config, state).await {
-            Ok(h) => return Ok(h),
+            Ok(h) => {
+                self.open_api_socket(&config.user);
+                return Ok(h);
+            }
             Err(e @ DriverError::NotRunning { .. }) => {
                 tracing::info!(task = %self.name, error = %e, "task ended while the agent was away");
                 return Err(ExitResult::unknown());
@@ -272,6 +280,12 @@ impl TaskRunner {
         prestart.map_err(|e| StartFailure::Failed(ts::setup_failure(&e.to_string())))?;
         let marker = crate::fs::dead_marker(self.alloc.dir.root(), &self.name);
         let _ = tokio::fs::remove_file(marker).await;
+        if self.open_api_socket(&task.user) {
+            let secrets = self.alloc.dir.task(&self.name).secrets;
+            ctx.task_config
+                .env
+                .insert("NOMAD_UNIX_ADDR".into(), task_api::unix_addr(&secrets));
+        }
         let config = ctx.task_config;
         let handle = driver
             .start(&config)
@@ -288,6 +302,33 @@ impl TaskRunner {
         // restart re-attaches instead of starting a second copy.
         self.alloc.persist().await;
         Ok(handle)
+    }
+
+    /// Opens the task's API socket (replacing one left from an earlier run); false when the
+    /// agent serves no Task API or the socket cannot be made, which does not stop the task.
+    fn open_api_socket(&self, user: &str) -> bool {
+        let Some(server) = &self.alloc.ctx.task_api else {
+            return false;
+        };
+        self.close_api_socket();
+        let secrets = self.alloc.dir.task(&self.name).secrets;
+        match task_api::open(server, &secrets, user) {
+            Ok(socket) => {
+                *self.api_socket.lock().unwrap_or_else(|e| e.into_inner()) = Some(socket);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(task = %self.name, error = %e, "cannot open the task's API socket");
+                false
+            }
+        }
+    }
+
+    fn close_api_socket(&self) {
+        self.api_socket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 
     /// Waits for the running task to exit or to be killed, renewing its identities meanwhile.

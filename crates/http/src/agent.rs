@@ -57,16 +57,31 @@ pub async fn self_info(State(state): State<AppState>) -> Json<AgentSelf> {
     })
 }
 
+/// `GET /v1/agent/health`: 200 when the server runs and the client's node is registered,
+/// 500 (with the same body) while the client is not ready, as Nomad answers.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let ok = AgentHealth {
-        ok: true,
-        message: "ok".to_string(),
+    let health = |ok: bool, message: &str| AgentHealth {
+        ok,
+        message: message.to_string(),
     };
+    let client = state.client.as_ref().map(|c| {
+        if c.is_ready() {
+            health(true, "ok")
+        } else {
+            health(false, "not registered with the servers yet")
+        }
+    });
+    let healthy = client.as_ref().is_none_or(|c| c.ok);
     let body = AgentHealthResponse {
-        client: state.client.as_ref().map(|_| ok.clone()),
-        server: state.server.as_ref().map(|_| ok.clone()),
+        client,
+        server: state.server.as_ref().map(|_| health(true, "ok")),
     };
-    Json(body).into_response()
+    let status = if healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(body)).into_response()
 }
 
 pub async fn members(State(state): State<AppState>) -> Json<ServerMembers> {

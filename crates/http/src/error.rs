@@ -53,6 +53,7 @@ impl From<ServerError> for ApiError {
         let status = match &e {
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,6 +13,9 @@ use crate::{ApiError, AppState};
 pub struct Upstream {
     pub http: reqwest::Client,
     pub servers: Vec<String>,
+    /// The local client's node, which asks the servers to decide the requests it answers.
+    pub node_id: String,
+    pub node_secret: String,
 }
 
 /// Sends the request to the first server that answers.
@@ -59,6 +62,17 @@ pub(crate) const FORWARDED_HEADER: &str = "X-Drover-Forwarded";
 /// Most times a request is passed on: client agent → server → the allocation's node.
 pub(crate) const MAX_HOPS: u32 = 2;
 
+/// Refuses a request that has already been passed on as often as allowed.
+pub(crate) fn guarded_hop(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if hops(headers) >= MAX_HOPS {
+        Err(ApiError::not_found(
+            "the node is not reachable from here (too many forwards)",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The hops a request has made so far.
 pub(crate) fn hops(headers: &axum::http::HeaderMap) -> u32 {
     headers
@@ -68,12 +82,37 @@ pub(crate) fn hops(headers: &axum::http::HeaderMap) -> u32 {
         .unwrap_or(0)
 }
 
-/// Sends a GET for the same path to another agent at `base` (`http://host:port`).
-pub(crate) async fn to_agent(base: &str, uri: &Uri, hops: u32) -> Result<Response, ApiError> {
+/// Sends a GET for the same path to another agent at `base` (`http://host:port`), with the
+/// caller's token, so the agent that answers applies the same ACL decision.
+pub(crate) async fn to_agent(
+    base: &str,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    send_to_agent(base, reqwest::Method::GET, uri, headers, None).await
+}
+
+/// [`to_agent`] for any method, with a JSON body.
+pub(crate) async fn send_to_agent(
+    base: &str,
+    method: reqwest::Method,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+    body: Option<Vec<u8>>,
+) -> Result<Response, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let resp = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .header(FORWARDED_HEADER, (hops + 1).to_string())
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .header(FORWARDED_HEADER, (hops(headers) + 1).to_string());
+    for name in [drover_api::TOKEN_HEADER, "authorization"] {
+        if let Some(value) = headers.get(name) {
+            req = req.header(name, value);
+        }
+    }
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body);
+    }
+    let resp = req
         .send()
         .await
         .map_err(|e| ApiError::unavailable(format!("reaching the agent at {base}: {e}")))?;

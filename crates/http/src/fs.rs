@@ -36,7 +36,9 @@ async fn locate(
         // A client-only agent asks its servers, which know where the allocation runs.
         let upstream = state.upstream.as_ref().ok_or_else(unknown)?;
         let base = upstream.servers.first().ok_or_else(unknown)?;
-        return Ok(Located::Remote(forward::to_agent(base, uri, hops).await?));
+        return Ok(Located::Remote(
+            forward::to_agent(base, uri, headers).await?,
+        ));
     };
     let snap = server.state().snapshot();
     let alloc = snap.allocs.get(alloc_id).ok_or_else(unknown)?;
@@ -55,7 +57,7 @@ async fn locate(
     {
         return Err(unknown());
     }
-    let response = forward::to_agent(&format!("http://{}", node.http_addr), uri, hops).await?;
+    let response = forward::to_agent(&format!("http://{}", node.http_addr), uri, headers).await?;
     Ok(Located::Remote(response))
 }
 

@@ -90,3 +90,25 @@ pub async fn sign_identities(
     let response = server.sign_identities(&secret, request).await?;
     Ok(json_with_index(&response, server.state().index()))
 }
+
+/// A client-only agent asks whether a request it serves itself is allowed: 200, or the status
+/// and message the caller should get.
+pub async fn acl_authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(question): JsonBody<drover_api::AclAuthorizeRequest>,
+) -> Result<Response, ApiError> {
+    let secret = node_secret(&headers)?;
+    let server = server(&state)?;
+    server.authenticate_node(&question.node_id, &secret)?;
+    server.authorize(
+        question.secret.as_deref(),
+        question.task_api,
+        &question.permission,
+        &question.namespace,
+    )?;
+    Ok(json_with_index(
+        &serde_json::Value::Null,
+        server.state().index(),
+    ))
+}

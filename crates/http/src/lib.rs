@@ -5,8 +5,10 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod agent;
 mod allocs;
+mod auth;
 mod body;
 mod error;
 mod evals;
@@ -47,10 +49,19 @@ pub enum LogOrigin {
     End,
 }
 
-/// The local client's allocation files, as the HTTP layer needs them.
+/// The local client, as the HTTP layer needs it: its allocation files and its node metadata.
 pub trait ClientFs: Send + Sync {
     /// The ID of the local node.
     fn node_id(&self) -> String;
+    /// Whether the node is registered with the servers.
+    fn is_ready(&self) -> bool;
+    /// The node's metadata (`/v1/client/metadata`).
+    fn node_meta(&self) -> Result<drover_api::NodeMetaResponse, ApiError>;
+    /// Sets or (with `None`) unsets metadata keys.
+    fn apply_node_meta(
+        &self,
+        changes: std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<drover_api::NodeMetaResponse, ApiError>;
     /// The directory of an allocation this client runs or ran.
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf>;
     fn ls(
@@ -95,24 +106,31 @@ pub struct AppState {
     pub agent: Arc<AgentInfo>,
     /// For client-only agents: where cluster requests go.
     pub upstream: Option<Upstream>,
+    /// Serving a task's API socket: a token is always required, anonymous never applies.
+    pub task_api: bool,
 }
 
 /// The `/v1` router. Without a server, cluster routes are forwarded to the servers.
 pub fn router(state: AppState) -> Router {
+    let guard = axum::middleware::from_fn_with_state(state.clone(), auth::authorize);
     let local = Router::new()
         .route("/v1/agent/self", get(agent::self_info))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
         .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
-        .route("/v1/client/fs/cat/{alloc}", get(fs::cat));
+        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route(
+            "/v1/client/metadata",
+            get(nodes::metadata).post(nodes::metadata_apply),
+        );
     let routes = if state.server.is_some() {
         local
             .merge(cluster_routes())
-            .fallback(any(error::not_found))
+            .fallback(any(error::not_found).layer(guard.clone()))
     } else {
-        local.fallback(any(forward::proxy))
+        local.fallback(any(forward::proxy).layer(guard.clone()))
     };
-    routes.with_state(state)
+    routes.route_layer(guard).with_state(state)
 }
 
 fn cluster_routes() -> Router<AppState> {
@@ -152,25 +170,58 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
         .route("/v1/system/gc", put(agent::system_gc))
-        .route(drover_api::KEYRING_KEYS_PATH, get(keyring::keys))
+        .route("/v1/operator/keyring/keys", get(keyring::keys))
         .route(
-            drover_api::KEYRING_ROTATE_PATH,
+            "/v1/operator/keyring/rotate",
             put(keyring::rotate).post(keyring::rotate),
         )
         .route("/v1/operator/keyring/key/{id}", delete(keyring::remove))
-        .route(drover_api::JWKS_PATH, get(keyring::jwks))
+        .route("/.well-known/jwks.json", get(keyring::jwks))
         .route(
-            drover_api::OIDC_DISCOVERY_PATH,
+            "/.well-known/openid-configuration",
             get(keyring::openid_configuration),
         )
         .route(
-            drover_api::internal::IDENTITIES_SIGN_PATH,
+            "/v1/acl/bootstrap",
+            post(acl::bootstrap).put(acl::bootstrap),
+        )
+        .route("/v1/acl/tokens", get(acl::tokens))
+        .route(
+            "/v1/acl/token",
+            post(acl::token_create).put(acl::token_create),
+        )
+        .route("/v1/acl/token/self", get(acl::token_self))
+        .route(
+            "/v1/acl/token/{id}",
+            get(acl::token_read)
+                .post(acl::token_update)
+                .put(acl::token_update)
+                .delete(acl::token_delete),
+        )
+        .route("/v1/acl/policies", get(acl::policies))
+        .route(
+            "/v1/acl/policy/{name}",
+            get(acl::policy_read)
+                .post(acl::policy_write)
+                .put(acl::policy_write)
+                .delete(acl::policy_delete),
+        )
+        .route("/v1/acl/roles", get(acl::roles))
+        .route("/v1/acl/role", post(acl::role_create).put(acl::role_create))
+        .route(
+            "/v1/acl/role/{id}",
+            get(acl::role_read)
+                .post(acl::role_update)
+                .put(acl::role_update)
+                .delete(acl::role_delete),
+        )
+        .route("/v1/acl/role/name/{name}", get(acl::role_read_by_name))
+        .route(
+            "/v1/internal/identities/sign",
             post(internal::sign_identities),
         )
-        .route(
-            drover_api::internal::NODE_REGISTER_PATH,
-            put(internal::node_register),
-        )
+        .route("/v1/internal/acl/authorize", post(internal::acl_authorize))
+        .route("/v1/internal/node/register", put(internal::node_register))
         .route(
             "/v1/internal/node/{id}/heartbeat",
             put(internal::node_heartbeat),
@@ -180,7 +231,7 @@ fn cluster_routes() -> Router<AppState> {
             get(internal::node_allocations),
         )
         .route(
-            drover_api::internal::ALLOC_UPDATE_PATH,
+            "/v1/internal/allocations/update",
             put(internal::alloc_update),
         )
 }

@@ -8,6 +8,9 @@ pub enum ServerError {
     /// The object does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// No credentials where some are required (401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod broker;
 mod commit;
 mod endpoints;
@@ -24,6 +25,7 @@ use drover_raft::Log;
 use drover_state::StateStore;
 use tokio::sync::watch;
 
+pub use acl::{Caller, Resolved};
 pub use drover_identity::Algorithm;
 pub use endpoints::{PublicKeys, VerifiedIdentity};
 pub use error::ServerError;
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     pub gc_interval: Duration,
     /// Root keys and workload identities.
     pub keyring: KeyringConfig,
+    /// Whether ACLs are enforced.
+    pub acl_enabled: bool,
 }
 
 impl ServerConfig {
@@ -71,6 +75,7 @@ impl ServerConfig {
             },
             gc_interval: Duration::from_secs(300),
             keyring: KeyringConfig::default(),
+            acl_enabled: false,
         }
     }
 }
@@ -85,6 +90,7 @@ pub struct Server {
     plans: PlanQueue,
     heartbeats: Arc<Heartbeats>,
     keyring: keyring::Keyring,
+    acls: acl::AclCache,
     shutdown: watch::Sender<bool>,
 }
 
@@ -118,6 +124,7 @@ impl Server {
             plans,
             heartbeats,
             keyring,
+            acls: Default::default(),
             shutdown,
         });
         server.restore().await;

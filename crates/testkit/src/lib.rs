@@ -97,12 +97,16 @@ impl Agent {
         .expect("client")
     }
 
-    /// Waits until the agent answers and (if it runs a client) its node is ready.
+    /// Waits until the agent answers healthy: its server runs and (if it runs a client) its
+    /// node is registered. Needs no token, so it works with ACLs enabled.
     pub async fn wait_ready(&self) {
         let client = self.client();
         eventually(Duration::from_secs(30), || async {
-            let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
-            nodes.iter().any(|n| n.status == "ready").then_some(())
+            let resp = client
+                .get_raw("/v1/agent/health", &Default::default())
+                .await
+                .ok()?;
+            (resp.status() == 200).then_some(())
         })
         .await;
     }

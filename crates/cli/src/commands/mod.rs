@@ -1,7 +1,8 @@
 //! The command tree (`drover <group> <command>`), the options shared by every command that talks
-//! to an agent (`-address`, `-token`, `-namespace`, `-region` and their `NOMAD_*` variables), and
-//! dispatch.
+//! to an agent (`-address`, `-token`, `-namespace`, `-region` and their `NOMAD_*` variables), usage
+//! errors found after parsing, and dispatch.
 
+pub mod acl;
 pub mod agent;
 pub mod alloc;
 pub mod job;
@@ -11,7 +12,8 @@ pub mod server;
 pub mod status;
 pub mod system;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use drover_api::{Client, ClientConfig};
 
 use crate::error::{CliError, CmdResult, Doing, Outcome};
@@ -31,6 +33,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Interact with ACL tokens, policies and roles, and bootstrap the ACL system.
+    Acl {
+        #[command(subcommand)]
+        command: acl::AclCommand,
+    },
     /// Run a drover agent (server, client, or both).
     Agent(agent::AgentArgs),
     /// Interact with jobs.
@@ -72,7 +79,8 @@ pub enum Command {
 /// How to reach an agent: flags override the `NOMAD_*` environment.
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Address of the agent's HTTP API.
+    /// Address of the agent's HTTP API: http://host:port, or unix:///path/to/api.sock for an
+    /// agent's Unix socket (such as a task's Task API socket).
     #[arg(
         long,
         env = "NOMAD_ADDR",
@@ -114,6 +122,7 @@ impl ApiArgs {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> CmdResult {
     match cli.command {
+        Command::Acl { command } => block_on(acl::run(command)),
         Command::Agent(args) => agent::run(&args),
         Command::Version => {
             say!("drover v{}", drover_api::VERSION)?;
@@ -129,6 +138,24 @@ pub fn run(cli: Cli) -> CmdResult {
     }
 }
 
+/// A usage error found after parsing, printed the way clap prints its own: the message, the
+/// usage line of `drover <path…>`, and where to find help.
+pub(crate) fn usage_error(path: &[&str], message: &str) -> CliError {
+    let mut command = Cli::command();
+    command.build();
+    for name in path {
+        match command.find_subcommand(name) {
+            Some(sub) => command = sub.clone(),
+            None => break,
+        }
+    }
+    let rendered = command
+        .error(ErrorKind::ArgumentConflict, message)
+        .render()
+        .to_string();
+    CliError::Message(rendered.trim_end().to_string())
+}
+
 /// Runs a command that talks to an agent on a single-threaded runtime.
 fn block_on(command: impl Future<Output = CmdResult>) -> CmdResult {
     tokio::runtime::Builder::new_current_thread()
@@ -136,4 +163,30 @@ fn block_on(command: impl Future<Output = CmdResult>) -> CmdResult {
         .build()
         .doing("starting the async runtime")?
         .block_on(command)
+}
+
+/// Parses `drover <argv…>` as the binary does (single-dash long flags included).
+#[cfg(test)]
+pub(crate) fn parse_for_test(argv: &[&str]) -> Command {
+    let words = std::iter::once("drover")
+        .chain(argv.iter().copied())
+        .map(std::ffi::OsString::from);
+    match Cli::try_parse_from(crate::args::normalize(words)) {
+        Ok(cli) => cli.command,
+        Err(e) => panic!("{argv:?} did not parse: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_name_the_full_command() {
+        let err = usage_error(&["acl", "policy", "apply"], "bad flags");
+        let text = err.to_string();
+        assert!(text.starts_with("error: bad flags\n"), "{text}");
+        assert!(text.contains("Usage: drover acl policy apply"), "{text}");
+        assert_eq!(err.code(), 1);
+    }
 }

@@ -1,5 +1,7 @@
 //! `drover node status`: the node list, or one node (by ID prefix or `-self`) with its events,
-//! allocated resources and allocations.
+//! allocated resources and allocations; and `drover node meta …` (in [`meta`]).
+
+pub mod meta;
 
 use clap::{Args, Subcommand};
 use drover_api::client::escape;
@@ -16,6 +18,14 @@ use crate::views;
 pub enum NodeCommand {
     /// Display client nodes, or one node's details.
     Status(StatusArgs),
+    /// Read and modify a client node's dynamic metadata.
+    ///
+    /// Dynamic metadata is set at run time, survives restarts of the client, and takes part in
+    /// scheduling (`${meta.<key>}` in constraints) once the servers have it.
+    Meta {
+        #[command(subcommand)]
+        command: meta::MetaCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +52,7 @@ pub struct StatusArgs {
 pub async fn run(command: NodeCommand) -> CmdResult {
     match command {
         NodeCommand::Status(args) => status(args).await,
+        NodeCommand::Meta { command } => meta::run(command).await,
     }
 }
 

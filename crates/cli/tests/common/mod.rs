@@ -1,6 +1,9 @@
 //! What the black-box test files share: the built binary, the repository's examples, and the
 //! CLI run against an agent.
 
+// Each test file uses its own share of these.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 use drover_testkit::{Agent, cli};

@@ -56,6 +56,7 @@ pub(super) fn fixture_signing_with(
         updates,
         hooks: crate::hooks::default_hooks(identities.clone()),
         identities,
+        task_api: None,
     });
     Fixture {
         dir,
@@ -441,6 +442,7 @@ async fn a_restored_task_whose_driver_is_gone_is_killed() {
         updates,
         hooks: crate::hooks::default_hooks(f.signer.signer()),
         identities: f.signer.signer(),
+        task_api: None,
     });
     let mut restored = AllocRunner::start(without_drivers, a.clone(), Some(saved));
     wait_status(&mut rx, &a.id, "failed").await;

@@ -34,10 +34,11 @@ impl Server {
         if node.node_pool.is_empty() {
             node.node_pool = "default".to_string();
         }
-        let was_ready = snapshot
+        // A node that becomes ready, or whose metadata changed, may fit blocked work now.
+        let unchanged = snapshot
             .nodes
             .get(&node.id)
-            .is_some_and(|n| n.status == NODE_STATUS_READY);
+            .is_some_and(|n| n.status == NODE_STATUS_READY && n.meta == node.meta);
         let node_id = node.id.clone();
         let now = drover_api::time::now_unix_nano();
         let index = self
@@ -49,7 +50,7 @@ impl Server {
             .await?;
         let ttl = self.heartbeats.ttl(self.state().snapshot().nodes.len());
         self.heartbeats.reset(&node_id, ttl);
-        if !was_ready {
+        if !unchanged {
             self.broker.unblock_all(index);
         }
         Ok(NodeUpdateResponse {

@@ -5,8 +5,8 @@
 use clap::{Args, Subcommand};
 use drover_api::{Client, ClientError, QueryOptions, RootKeyMeta};
 
-use super::usage_error;
 use crate::commands::ApiArgs;
+use crate::commands::usage_error;
 use crate::error::{CliError, CmdResult, Doing, Outcome};
 use crate::format::{self, id_length, limit, list};
 use crate::output::say;

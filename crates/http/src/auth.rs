@@ -1,0 +1,246 @@
+//! The one layer every request passes before its handler: what the route needs
+//! ([`permission`]), the presented token (`X-Nomad-Token`, or `Authorization: Bearer`), and the
+//! server's verdict — asked directly on a server agent, or of its servers by a client-only
+//! agent for the requests it answers itself. A route missing from the table is refused, so a
+//! new route cannot skip the check; `tests::every_route_has_a_rule` reads the router to make
+//! sure none does.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use drover_api::{AclAuthorizeRequest, Permission};
+
+use crate::{ApiError, AppState};
+
+/// What `method` on `route` (the path pattern as registered) needs; `None` for a route the
+/// table does not know.
+pub fn permission(method: &Method, route: &str) -> Option<Permission> {
+    use Permission::*;
+    let ns = |cap: &str| Some(Namespace(cap.to_string()));
+    let op = |cap: &str| Some(Operator(cap.to_string()));
+    let read = *method == Method::GET || *method == Method::HEAD;
+    match route {
+        "/v1/agent/health"
+        | "/v1/status/leader"
+        | "/v1/status/peers"
+        | "/v1/regions"
+        | "/.well-known/jwks.json"
+        | "/.well-known/openid-configuration"
+        | "/v1/acl/bootstrap" => Some(Public),
+        "/v1/agent/self" => Some(AgentRead),
+        "/v1/agent/members" | "/v1/nodes" | "/v1/node/{id}" | "/v1/node/{id}/allocations" => {
+            Some(NodeRead)
+        }
+        "/v1/client/metadata" if read => Some(NodeRead),
+        "/v1/client/metadata" => Some(NodeWrite),
+        "/v1/client/fs/logs/{alloc}" => ns("read-logs"),
+        "/v1/client/fs/ls/{alloc}" | "/v1/client/fs/cat/{alloc}" => ns("read-fs"),
+        "/v1/jobs" if read => ns("list-jobs"),
+        "/v1/jobs" => ns("submit-job"),
+        "/v1/jobs/parse" => ns("parse-job"),
+        "/v1/job/{id}" if read => ns("read-job"),
+        "/v1/job/{id}" => ns("submit-job"),
+        "/v1/job/{id}/allocations"
+        | "/v1/job/{id}/evaluations"
+        | "/v1/job/{id}/versions"
+        | "/v1/job/{id}/summary"
+        | "/v1/job/{id}/deployment"
+        | "/v1/job/{id}/deployments"
+        | "/v1/allocations"
+        | "/v1/allocation/{id}"
+        | "/v1/evaluations"
+        | "/v1/evaluation/{id}"
+        | "/v1/evaluation/{id}/allocations" => ns("read-job"),
+        "/v1/allocation/{id}/stop" => ns("alloc-lifecycle"),
+        "/v1/system/gc" => Some(Management),
+        "/v1/operator/keyring/keys" => op("keyring-read"),
+        "/v1/operator/keyring/rotate" => op("keyring-rotate"),
+        "/v1/operator/keyring/key/{id}" => op("keyring-delete"),
+        "/v1/acl/token/self" => Some(AnyToken),
+        // Reading a token, a policy or a role is also allowed for one's own: the handler checks.
+        "/v1/acl/token/{id}" | "/v1/acl/policy/{name}" | "/v1/acl/role/{id}" if read => {
+            Some(AnyToken)
+        }
+        "/v1/acl/role/name/{name}" | "/v1/acl/policies" | "/v1/acl/roles" => Some(AnyToken),
+        "/v1/acl/tokens"
+        | "/v1/acl/token"
+        | "/v1/acl/token/{id}"
+        | "/v1/acl/policy/{name}"
+        | "/v1/acl/role"
+        | "/v1/acl/role/{id}" => Some(Management),
+        "/v1/internal/node/register"
+        | "/v1/internal/node/{id}/heartbeat"
+        | "/v1/internal/node/{id}/allocations"
+        | "/v1/internal/allocations/update"
+        | "/v1/internal/identities/sign"
+        | "/v1/internal/acl/authorize" => Some(NodeSecret),
+        _ => None,
+    }
+}
+
+/// The presented token: `X-Nomad-Token`, else `Authorization: Bearer <token>`.
+pub fn token(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers
+        .get(drover_api::TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t.to_string());
+    }
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, value) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| value.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// The namespace a request acts in (`?namespace=`, default `default`).
+fn namespace(request: &Request) -> String {
+    request
+        .uri()
+        .query()
+        .and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("namespace="))
+                .map(str::to_string)
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| drover_api::DEFAULT_NAMESPACE.to_string())
+}
+
+/// The middleware. Matched routes use the table; the fallback (404s on a server, forwarding on
+/// a client-only agent) needs nothing on the TCP API — the servers decide forwarded requests —
+/// and a valid token on the Task API.
+pub async fn authorize(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let permission = match &matched {
+        Some(route) => match permission(request.method(), route.as_str()) {
+            Some(p) => p,
+            None => {
+                tracing::error!(route = route.as_str(), "route has no ACL rule; refusing");
+                return ApiError::internal("this route has no ACL rule").into_response();
+            }
+        },
+        None if state.task_api => Permission::AnyToken,
+        None => Permission::Public,
+    };
+    let request_ns = namespace(&request);
+    let secret = token(request.headers());
+    let decided = match &state.server {
+        Some(server) => server
+            .authorize(secret.as_deref(), state.task_api, &permission, &request_ns)
+            .map(|resolved| {
+                request.extensions_mut().insert(resolved);
+            })
+            .map_err(ApiError::from),
+        None => {
+            let question = AclAuthorizeRequest {
+                node_id: state
+                    .upstream
+                    .as_ref()
+                    .map(|u| u.node_id.clone())
+                    .unwrap_or_default(),
+                secret,
+                task_api: state.task_api,
+                permission,
+                namespace: request_ns,
+            };
+            ask_servers(&state, &question).await
+        }
+    };
+    match decided {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A client-only agent's question to its servers; their status is the answer.
+async fn ask_servers(state: &AppState, question: &AclAuthorizeRequest) -> Result<(), ApiError> {
+    // Requests the servers decide anyway need no question.
+    if question.permission == Permission::Public && !question.task_api
+        || question.permission == Permission::NodeSecret
+    {
+        return Ok(());
+    }
+    let upstream = state
+        .upstream
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("no servers are known to this agent"))?;
+    let mut last_error = String::from("no servers configured");
+    for server in &upstream.servers {
+        let sent = upstream
+            .http
+            .post(format!("{server}{}", drover_api::ACL_AUTHORIZE_PATH))
+            .header(drover_api::NODE_SECRET_HEADER, &upstream.node_secret)
+            .json(question)
+            .send()
+            .await;
+        match sent {
+            Ok(resp) if resp.status().is_success() => return Ok(()),
+            Ok(resp) => {
+                let status = resp.status();
+                let message = resp.text().await.unwrap_or_default();
+                return Err(ApiError {
+                    status,
+                    message: message.trim().to_string(),
+                });
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(ApiError::unavailable(format!(
+        "no server could be reached to check the token: {last_error}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route registered in `lib.rs`, with each of its methods, has a rule.
+    #[test]
+    fn every_route_has_a_rule() {
+        let source = include_str!("lib.rs");
+        let route =
+            regex::Regex::new(r#"\.route\(\s*"([^"]+)",\s*((?:[a-z]+\([^)]*\)\s*\.?\s*)+),?\s*\)"#)
+                .unwrap();
+        let method = regex::Regex::new(r"([a-z]+)\(").unwrap();
+        let mut seen = 0;
+        let routes: Vec<_> = route.captures_iter(source).collect();
+        assert_eq!(
+            routes.len(),
+            source.matches(".route(").count(),
+            "some .route( calls were not read: is the pattern still right?"
+        );
+        for cap in routes {
+            let path = &cap[1];
+            for m in method.captures_iter(&cap[2]) {
+                let method: Method = m[1].to_uppercase().parse().unwrap();
+                assert!(
+                    permission(&method, path).is_some(),
+                    "{method} {path} has no ACL rule in auth::permission"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 50, "only {seen} route methods found");
+    }
+
+    #[test]
+    fn tokens_come_from_the_header_or_a_bearer_authorization() {
+        let mut h = HeaderMap::new();
+        assert_eq!(token(&h), None);
+        h.insert("authorization", "bearer abc".parse().unwrap());
+        assert_eq!(token(&h).as_deref(), Some("abc"));
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(token(&h), None);
+        h.insert(drover_api::TOKEN_HEADER, "xyz".parse().unwrap());
+        assert_eq!(token(&h).as_deref(), Some("xyz"));
+    }
+}
