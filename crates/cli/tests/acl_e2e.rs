@@ -358,6 +358,7 @@ echo "unknown=$(probe -H 'X-Nomad-Token: 9b2bdc6e-37a2-4a3c-8e1b-2a7c0e9f0c11')"
 echo "own=$(probe -H "X-Nomad-Token: $NOMAD_TOKEN")"
 echo "bearer=$(probe -H "Authorization: Bearer $NOMAD_TOKEN")"
 echo "addr=$NOMAD_UNIX_ADDR"
+NOMAD_ADDR="$NOMAD_UNIX_ADDR" "$DROVER" job status probe >/dev/null 2>&1 && echo "cli=ok" || echo "cli=denied"
 "#;
 
 async fn probe_socket(agent: &Agent, token: Option<&str>) -> String {
@@ -374,6 +375,7 @@ async fn probe_socket(agent: &Agent, token: Option<&str>) -> String {
                     ("args".to_string(), serde_json::json!(["-c", SOCKET_PROBE])),
                 ]
                 .into(),
+                env: [("DROVER".to_string(), bin().display().to_string())].into(),
                 identity: Some(WorkloadIdentity {
                     env: true,
                     ..Default::default()
@@ -502,4 +504,59 @@ async fn a_task_sets_node_metadata_through_its_socket_with_an_attached_policy() 
     assert_eq!(code, 0);
     assert!(out.contains("seeded_by"), "{out}");
     assert!(node.meta.contains_key("seeded_by"));
+    let constrained = dir.path().join("constrained.hcl");
+    std::fs::write(
+        &constrained,
+        r#"job "constrained" {
+  type = "batch"
+  constraint {
+    attribute = "${meta.seeded_by}"
+    value     = "task"
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = drover(
+        &agent,
+        &[
+            "job",
+            "run",
+            "-token",
+            &mgmt,
+            &constrained.display().to_string(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("complete") || out.contains("finished"),
+        "{out}"
+    );
+    // An operator unsets it: gone from the node.
+    let (code, _, err) = drover(
+        &agent,
+        &[
+            "node",
+            "meta",
+            "apply",
+            "-token",
+            &mgmt,
+            "-unset",
+            "seeded_by",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    eventually(Duration::from_secs(10), || async {
+        let (node, _) = client.node(&node.id, &Default::default()).await.ok()?;
+        (!node.meta.contains_key("seeded_by")).then_some(())
+    })
+    .await;
 }
