@@ -59,7 +59,10 @@ impl ClientFs for LocalClient {
     ) -> Result<drover_api::NodeMetaResponse, ApiError> {
         self.with(|h| h.apply_node_meta(&changes))
             .ok_or_else(|| ApiError::unavailable("the client is shutting down"))?
-            .map_err(|e| ApiError::bad_request(e.to_string()))
+            .map_err(|e| match e {
+                drover_client::ClientError::Invalid(m) => ApiError::bad_request(m),
+                other => ApiError::internal(other.to_string()),
+            })
     }
 
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {

@@ -147,14 +147,14 @@ async fn serve(config: Config) -> Result<(), AgentError> {
             let (node_id, node_secret) = drover_client::node_credentials(cc)
                 .map_err(|e| AgentError::Startup(e.to_string()))?;
             Some(Upstream {
-                http: reqwest::Client::new(),
+                http: upstream_client(),
                 servers: servers.clone(),
                 node_id,
                 node_secret,
             })
         }
         (None, false) => Some(Upstream {
-            http: reqwest::Client::new(),
+            http: upstream_client(),
             servers: servers.clone(),
             node_id: String::new(),
             node_secret: String::new(),
@@ -283,4 +283,13 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// The client a client-only agent reaches its servers with (forwarded requests may block or
+/// stream for long, so only connecting is bounded).
+fn upstream_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 
 use axum::Router;
 use tokio::net::UnixListener;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub(crate) struct TaskApi {
@@ -12,10 +13,17 @@ pub(crate) struct TaskApi {
 }
 
 impl drover_client::TaskApiServer for TaskApi {
-    fn serve(&self, listener: UnixListener) -> JoinHandle<()> {
+    fn serve(&self, listener: UnixListener, stop: oneshot::Receiver<()>) -> JoinHandle<()> {
         let app = self.app.clone();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let stopped = async {
+                let _ = stop.await;
+            };
+            // Graceful shutdown also closes the connections already open.
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::warn!(error = %e, "task API socket stopped");
             }
         })

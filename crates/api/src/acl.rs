@@ -37,13 +37,18 @@ pub const ACL_TOKEN_CLIENT: &str = "client";
 /// The policy that applies to requests without a token (on the TCP API).
 pub const ANONYMOUS_POLICY: &str = "anonymous";
 
-/// An ACL token.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// An ACL token. Its `Debug` output never shows the secret.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct AclToken {
     #[serde(rename = "AccessorID", deserialize_with = "nullable::de")]
     pub accessor_id: String,
-    #[serde(rename = "SecretID", deserialize_with = "nullable::de")]
+    /// Empty in listings, which leave it out.
+    #[serde(
+        rename = "SecretID",
+        deserialize_with = "nullable::de",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub secret_id: String,
     #[serde(deserialize_with = "nullable::de")]
     pub name: String,
@@ -69,6 +74,20 @@ pub struct AclToken {
     pub create_index: u64,
     #[serde(deserialize_with = "nullable::de")]
     pub modify_index: u64,
+}
+
+impl std::fmt::Debug for AclToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AclToken")
+            .field("accessor_id", &self.accessor_id)
+            .field("secret_id", &"<redacted>")
+            .field("name", &self.name)
+            .field("type", &self.r#type)
+            .field("policies", &self.policies)
+            .field("roles", &self.roles)
+            .field("expiration_time", &self.expiration_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AclToken {
@@ -117,7 +136,11 @@ pub struct AclPolicy {
     pub name: String,
     #[serde(deserialize_with = "nullable::de")]
     pub description: String,
-    #[serde(deserialize_with = "nullable::de")]
+    /// Empty in listings, which leave it out.
+    #[serde(
+        deserialize_with = "nullable::de",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub rules: String,
     #[serde(rename = "JobACL")]
     pub job_acl: Option<JobAcl>,
@@ -211,8 +234,8 @@ pub enum Permission {
 /// serves itself is allowed.
 pub const ACL_AUTHORIZE_PATH: &str = "/v1/internal/acl/authorize";
 
-/// Body of an authorization question.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Body of an authorization question. Its `Debug` output never shows the secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AclAuthorizeRequest {
     /// The asking node (its secret is in the node-secret header).
@@ -227,4 +250,16 @@ pub struct AclAuthorizeRequest {
     pub permission: Permission,
     #[serde(default)]
     pub namespace: String,
+}
+
+impl std::fmt::Debug for AclAuthorizeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AclAuthorizeRequest")
+            .field("node_id", &self.node_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("task_api", &self.task_api)
+            .field("permission", &self.permission)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
 }

@@ -51,8 +51,8 @@ impl Error {
     }
 }
 
-/// Where and as whom to connect.
-#[derive(Debug, Clone)]
+/// Where and as whom to connect. Its `Debug` output never shows the token or header values.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// `http://127.0.0.1:4646` and the like, or `unix:///abs/path/api.sock` for an agent's Unix
     /// socket (the Task API).
@@ -62,6 +62,21 @@ pub struct ClientConfig {
     pub region: Option<String>,
     /// Extra headers sent with every request (e.g. the node secret).
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .field("region", &self.region)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -153,6 +168,32 @@ pub struct Client {
     config: ClientConfig,
     /// What every request path is appended to.
     base_url: String,
+    /// For a socket path too long for an address: its directory, held open so that the socket
+    /// can be reached as `/proc/self/fd/<dir>/<name>`.
+    _socket_dir: Option<std::sync::Arc<std::fs::File>>,
+}
+
+/// Longest socket path `connect` takes directly (`sun_path` is 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// A path to reach `socket` by: itself, or through its held-open directory when too long.
+fn reachable_socket(
+    socket: PathBuf,
+) -> Result<(PathBuf, Option<std::sync::Arc<std::fs::File>>), Error> {
+    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok((socket, None));
+    }
+    let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
+        return Err(Error::Address(socket.display().to_string()));
+    };
+    let dir = std::fs::File::open(dir)
+        .map_err(|e| Error::Transport(format!("opening {}: {e}", dir.display())))?;
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ))
+    .join(name);
+    Ok((short, Some(std::sync::Arc::new(dir))))
 }
 
 impl Client {
@@ -162,8 +203,13 @@ impl Client {
             unix_socket,
         } = Endpoint::parse(&config.address)?;
         let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        let mut socket_dir = None;
         let builder = match unix_socket {
-            Some(socket) => builder.unix_socket(socket),
+            Some(socket) => {
+                let (path, dir) = reachable_socket(socket)?;
+                socket_dir = dir;
+                builder.unix_socket(path)
+            }
             None => builder.tcp_nodelay(true),
         };
         let http = builder
@@ -173,6 +219,7 @@ impl Client {
             http,
             config,
             base_url,
+            _socket_dir: socket_dir,
         })
     }
 
@@ -545,6 +592,34 @@ mod tests {
             assert!(matches!(&err, Error::Address(a) if a == address), "{err}");
             assert!(err.to_string().contains("unix:///absolute/path"), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn sockets_past_the_address_limit_are_reached_through_their_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("d".repeat(60)).join("e".repeat(60));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("api.sock");
+        assert!(socket.as_os_str().len() > MAX_SOCKET_PATH);
+        let held = std::fs::File::open(&dir).unwrap();
+        let listener = tokio::net::UnixListener::bind(format!(
+            "/proc/self/fd/{}/api.sock",
+            std::os::fd::AsRawFd::as_raw_fd(&held)
+        ))
+        .unwrap();
+        let app =
+            axum::Router::new().route("/v1/agent/health", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = Client::new(ClientConfig {
+            address: format!("unix://{}", socket.display()),
+            ..Default::default()
+        })
+        .unwrap();
+        let resp = client
+            .get_raw("/v1/agent/health", &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok");
     }
 
     #[tokio::test]

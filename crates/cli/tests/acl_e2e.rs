@@ -344,6 +344,36 @@ async fn acl_bootstrap_is_once_and_tokens_manage_access() {
     );
     assert_ne!(code, 0);
     assert!(err.contains("rule-them-all"), "{err}");
+    // A token for a namespace that does not exist reaches nothing in `default`, however the
+    // namespace is spelled.
+    policy(
+        &agent,
+        &mgmt,
+        "dev-writer",
+        "namespace \"dev\" {\n  policy = \"write\"\n}\n",
+        None,
+    )
+    .await;
+    let dev = client_token(&agent, &mgmt, &["dev-writer"]).await;
+    for (method, path) in [
+        ("DELETE", "/v1/job/web?namespace=dev&namespace=default"),
+        ("GET", "/v1/allocations?namespace=dev"),
+        ("GET", "/v1/jobs?%6eamespace=dev"),
+        ("GET", "/v1/jobs?namespace=*"),
+        ("GET", "/v1/jobs?namespace=d%65fault"),
+    ] {
+        let code = status(&agent, method, path, Some(&dev)).await;
+        assert!(code == 400 || code == 403, "{method} {path}: {code}");
+    }
+    // Token lifetimes are bounded.
+    let resp = http()
+        .post(format!("{}/v1/acl/token", agent.addr()))
+        .header(TOKEN_HEADER, &mgmt)
+        .json(&serde_json::json!({"Type": "client", "Policies": ["dev-writer"], "ExpirationTTL": 1_000_000_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
     // Secrets are not listed.
     let (code, out, _) = drover(&agent, &["acl", "token", "list", "-json", "-token", &mgmt]);
     assert_eq!(code, 0);

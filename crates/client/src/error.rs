@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// What can stop the client agent from starting or keeping its state.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// A request to the client was invalid (e.g. a malformed metadata key).
+    #[error("{0}")]
+    Invalid(String),
     /// The configuration cannot work (no servers, bad address, …).
     #[error("invalid client configuration: {0}")]
     Config(String),

@@ -52,7 +52,7 @@ impl NodeMeta {
     /// Applies changes (`None` unsets) and saves them. Nothing changes if a key is invalid.
     pub fn apply(&mut self, changes: &BTreeMap<String, Option<String>>) -> Result<(), ClientError> {
         if let Some(bad) = changes.keys().find(|k| !valid_key(k)) {
-            return Err(ClientError::Config(format!(
+            return Err(ClientError::Invalid(format!(
                 "invalid metadata key {bad:?}: use dotted identifiers such as \"rack\" or \"team.owner\""
             )));
         }

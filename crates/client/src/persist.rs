@@ -109,6 +109,14 @@ impl StateDir {
         StateDir { root }
     }
 
+    /// A directory only the agent can enter, where task sockets are made before they are
+    /// moved into place (see `task_api`).
+    pub fn sockets_dir(&self) -> Result<PathBuf, ClientError> {
+        let dir = self.root.join("sockets");
+        private_dir(&dir)?;
+        Ok(dir)
+    }
+
     fn identity_path(&self) -> PathBuf {
         self.root.join("node.json")
     }

@@ -96,20 +96,6 @@ pub fn token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The namespace a request acts in (`?namespace=`, default `default`).
-fn namespace(request: &Request) -> String {
-    request
-        .uri()
-        .query()
-        .and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("namespace="))
-                .map(str::to_string)
-        })
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| drover_api::DEFAULT_NAMESPACE.to_string())
-}
-
 /// The middleware. Matched routes use the table; the fallback (404s on a server, forwarding on
 /// a client-only agent) needs nothing on the TCP API — the servers decide forwarded requests —
 /// and a valid token on the Task API.
@@ -130,7 +116,14 @@ pub async fn authorize(
         None if state.task_api => Permission::AnyToken,
         None => Permission::Public,
     };
-    let request_ns = namespace(&request);
+    // Only namespaced permissions look at the namespace; it is decoded as handlers decode it.
+    let request_ns = match &permission {
+        Permission::Namespace(_) => match crate::query::namespace_of(request.uri()) {
+            Ok(ns) => ns,
+            Err(e) => return e.into_response(),
+        },
+        _ => drover_api::DEFAULT_NAMESPACE.to_string(),
+    };
     let secret = token(request.headers());
     let decided = match &state.server {
         Some(server) => server
@@ -160,6 +153,9 @@ pub async fn authorize(
     }
 }
 
+/// How long a client-only agent waits for its servers to decide a request.
+const AUTHORIZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A client-only agent's question to its servers; their status is the answer.
 async fn ask_servers(state: &AppState, question: &AclAuthorizeRequest) -> Result<(), ApiError> {
     // Requests the servers decide anyway need no question.
@@ -177,6 +173,7 @@ async fn ask_servers(state: &AppState, question: &AclAuthorizeRequest) -> Result
         let sent = upstream
             .http
             .post(format!("{server}{}", drover_api::ACL_AUTHORIZE_PATH))
+            .timeout(AUTHORIZE_TIMEOUT)
             .header(drover_api::NODE_SECRET_HEADER, &upstream.node_secret)
             .json(question)
             .send()

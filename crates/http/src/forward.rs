@@ -56,6 +56,18 @@ pub(crate) async fn proxy(
     )))
 }
 
+/// The one HTTP client for calls to other agents: shared connections, and a bound on how long
+/// reaching one may take (answers may stream for long, e.g. followed logs).
+fn agents() -> &'static reqwest::Client {
+    static AGENTS: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    AGENTS.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
 /// Counts how many agents a request has passed through, so forwarding cannot loop.
 pub(crate) const FORWARDED_HEADER: &str = "X-Drover-Forwarded";
 
@@ -101,7 +113,7 @@ pub(crate) async fn send_to_agent(
     body: Option<Vec<u8>>,
 ) -> Result<Response, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut req = reqwest::Client::new()
+    let mut req = agents()
         .request(method, format!("{base}{path}"))
         .header(FORWARDED_HEADER, (hops(headers) + 1).to_string());
     for name in [drover_api::TOKEN_HEADER, "authorization"] {

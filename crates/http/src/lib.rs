@@ -10,6 +10,7 @@ mod agent;
 mod allocs;
 mod auth;
 mod body;
+mod client_meta;
 mod error;
 mod evals;
 mod forward;
@@ -121,7 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
         .route(
             "/v1/client/metadata",
-            get(nodes::metadata).post(nodes::metadata_apply),
+            get(client_meta::metadata).post(client_meta::metadata_apply),
         );
     let routes = if state.server.is_some() {
         local

@@ -49,19 +49,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let raw: HashMap<String, String> = parts
-            .uri
-            .query()
-            .map(|q| {
-                q.split('&')
-                    .filter(|kv| !kv.is_empty())
-                    .map(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                        (decode(k), decode(v))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let pairs = pairs(parts.uri.query());
+        if pairs.iter().filter(|(k, _)| k == "namespace").count() > 1 {
+            return Err(ApiError::bad_request("namespace given more than once"));
+        }
+        let raw: HashMap<String, String> = pairs.into_iter().collect();
         let index = match raw.get("index") {
             Some(v) => v
                 .parse()
@@ -83,6 +75,42 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
                 .unwrap_or_else(|| drover_api::DEFAULT_NAMESPACE.to_string()),
             raw,
         })
+    }
+}
+
+/// The decoded `key=value` pairs of a query string, in order.
+fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .map(|q| {
+            q.split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (decode(k), decode(v))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The namespace a request acts in, for authorization: `default` when none is given. Only
+/// `default` exists, so `*` means it and any other name is refused — a permission on a
+/// namespace that does not exist must never reach objects of another.
+pub fn namespace_of(uri: &axum::http::Uri) -> Result<String, ApiError> {
+    let given: Vec<String> = pairs(uri.query())
+        .into_iter()
+        .filter(|(k, _)| k == "namespace")
+        .map(|(_, v)| v)
+        .collect();
+    match given.as_slice() {
+        [] => Ok(drover_api::DEFAULT_NAMESPACE.to_string()),
+        [one] if one.is_empty() || one == "*" || one == drover_api::DEFAULT_NAMESPACE => {
+            Ok(drover_api::DEFAULT_NAMESPACE.to_string())
+        }
+        [other] => Err(ApiError::bad_request(format!(
+            "namespace {other:?} not found"
+        ))),
+        _ => Err(ApiError::bad_request("namespace given more than once")),
     }
 }
 
@@ -197,6 +225,17 @@ pub fn json_with_index<T: Serialize>(value: &T, index: u64) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_namespace_is_decoded_once_and_must_exist() {
+        let ns = |q: &str| namespace_of(&format!("/v1/jobs?{q}").parse().unwrap());
+        assert_eq!(ns("").unwrap(), "default");
+        assert_eq!(ns("namespace=*").unwrap(), "default");
+        assert_eq!(ns("namespace=d%65fault").unwrap(), "default");
+        assert!(ns("namespace=dev").is_err());
+        assert!(ns("%6eamespace=dev").is_err());
+        assert!(ns("namespace=default&namespace=dev").is_err());
+    }
 
     #[test]
     fn decodes_percent_and_plus() {

@@ -39,7 +39,7 @@ impl Resolved {
         self.acl.is_management()
     }
 
-    /// The accessor ID of the caller's ACL token, if it is one.
+    /// The caller's ACL token, if it is one.
     pub fn token(&self) -> Option<&Arc<AclToken>> {
         match &self.caller {
             Caller::Token(t) => Some(t),
@@ -59,13 +59,19 @@ const ACL_CACHE_MAX: usize = 4096;
 
 impl AclCache {
     fn get_or_compile(&self, key: String, index: u64, compile: impl FnOnce() -> Acl) -> Arc<Acl> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, acl)) = entries.get(&key)
-            && *at == index
-        {
-            return acl.clone();
+        let cached = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .filter(|(at, _)| *at == index)
+            .map(|(_, acl)| acl.clone());
+        if let Some(acl) = cached {
+            return acl;
         }
+        // Compiled without the lock: other callers are not held up by this one's policies.
         let acl = Arc::new(compile());
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= ACL_CACHE_MAX {
             entries.clear();
         }

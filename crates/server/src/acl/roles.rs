@@ -34,11 +34,12 @@ impl Server {
             snapshot.acl_role_by_name(key)
         } else {
             snapshot.acl_roles.get(key)
-        }
-        .ok_or_else(|| ServerError::NotFound("ACL role not found".into()))?;
-        if !caller.is_management() && !linked(caller, &role.id) {
+        };
+        // Whether a role exists is not told to those who may not read it.
+        if !caller.is_management() && !role.is_some_and(|r| linked(caller, &r.id)) {
             return Err(ServerError::Forbidden("Permission denied".into()));
         }
+        let role = role.ok_or_else(|| ServerError::NotFound("ACL role not found".into()))?;
         Ok((**role).clone())
     }
 

@@ -57,13 +57,7 @@ impl Server {
             },
             None => {
                 let now = drover_api::time::now_unix_nano();
-                if request.expiration_ttl < 0 {
-                    return Err(ServerError::BadRequest(
-                        "ExpirationTTL must not be negative".into(),
-                    ));
-                }
-                let expiration_time = (request.expiration_ttl > 0)
-                    .then(|| drover_api::time::rfc3339(now.saturating_add(request.expiration_ttl)));
+                let expiration_time = expiration(now, &request)?;
                 AclToken {
                     accessor_id: crate::new_id(),
                     secret_id: crate::new_id(),
@@ -108,6 +102,38 @@ impl Server {
             })
             .await
     }
+}
+
+/// Shortest and longest lifetime a token may be given (Nomad's defaults).
+const MIN_TOKEN_TTL: i64 = 60 * drover_api::duration::SECOND;
+const MAX_TOKEN_TTL: i64 = 24 * drover_api::duration::HOUR;
+
+/// When a new token expires: from `ExpirationTTL` or `ExpirationTime` (not both), within the
+/// allowed lifetimes; `None` when it does not.
+fn expiration(now: i64, request: &AclToken) -> Result<Option<String>, ServerError> {
+    let bad = |m: String| Err(ServerError::BadRequest(m));
+    let at = match (request.expiration_ttl, request.expiration_time.as_deref()) {
+        (0, None) => return Ok(None),
+        (ttl, None) => now.saturating_add(ttl),
+        (0, Some(time)) => match drover_api::time::parse_rfc3339(time) {
+            Some(at) => at,
+            None => {
+                return bad(format!(
+                    "invalid ExpirationTime {time:?}: expected RFC 3339"
+                ));
+            }
+        },
+        (_, Some(_)) => return bad("set ExpirationTTL or ExpirationTime, not both".into()),
+    };
+    let ttl = at.saturating_sub(now);
+    if !(MIN_TOKEN_TTL..=MAX_TOKEN_TTL).contains(&ttl) {
+        return bad(format!(
+            "token lifetime must be between {} and {}",
+            drover_api::duration::format(MIN_TOKEN_TTL),
+            drover_api::duration::format(MAX_TOKEN_TTL)
+        ));
+    }
+    Ok(Some(drover_api::time::rfc3339(at)))
 }
 
 fn validate_token(token: &AclToken) -> Result<(), ServerError> {

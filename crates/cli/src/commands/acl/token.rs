@@ -44,7 +44,7 @@ pub enum TokenCommand {
     Update(UpdateArgs),
     /// Delete an ACL token by its accessor ID.
     ///
-    /// This command requires a management token, or the token itself.
+    /// This command requires a management token.
     Delete(DeleteArgs),
 }
 

@@ -21,8 +21,8 @@ pub enum MetaCommand {
     /// Set and unset dynamic metadata keys on a client node.
     ///
     /// Keys are set as key=value (a key alone sets an empty value) and unset with -unset; an
-    /// unset static key is hidden. Changes reach the servers in batches, so scheduling may see
-    /// them up to about 10 seconds later. Prints nothing on success.
+    /// unset static key is hidden. Changes reach the servers at once, so scheduling sees them
+    /// right away. Prints nothing on success.
     ///
     /// If ACLs are enabled, this command requires a token with the node:write policy.
     Apply(ApplyArgs),
