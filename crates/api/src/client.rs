@@ -4,8 +4,12 @@
 //! and node-metadata endpoints are in the `acl` submodule.
 
 mod acl;
+mod services;
 #[cfg(test)]
 mod test_server;
+mod variables;
+
+pub use variables::cas_conflict;
 
 use std::path::PathBuf;
 use std::time::Duration;

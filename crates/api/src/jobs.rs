@@ -85,6 +85,8 @@ pub struct TaskGroup {
     pub networks: Vec<NetworkResource>,
     #[serde(deserialize_with = "nullable::de")]
     pub meta: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable::de")]
+    pub services: Vec<crate::services::Service>,
 }
 
 /// One process (or container) run by a driver.
@@ -121,6 +123,8 @@ pub struct Task {
     /// Named identity blocks.
     #[serde(deserialize_with = "nullable::de")]
     pub identities: Vec<WorkloadIdentity>,
+    #[serde(deserialize_with = "nullable::de")]
+    pub services: Vec<crate::services::Service>,
 }
 
 /// CPU and memory a task asks for.
@@ -522,7 +526,14 @@ impl TaskGroup {
                 ));
             }
             task.validate(errors);
+            crate::services::validate_services(
+                &task.services,
+                &format!("task {:?}", task.name),
+                &self.networks,
+                errors,
+            );
         }
+        crate::services::validate_services(&self.services, &what, &self.networks, errors);
         if let Some(r) = &self.restart_policy {
             r.validate(&what, errors);
         }

@@ -21,7 +21,9 @@ pub mod jobs;
 pub mod keyring;
 pub mod nodes;
 mod nullable;
+pub mod services;
 pub mod time;
+pub mod variables;
 
 pub use acl::*;
 pub use agent::*;
@@ -32,6 +34,8 @@ pub use identity::*;
 pub use jobs::*;
 pub use keyring::*;
 pub use nodes::*;
+pub use services::*;
+pub use variables::*;
 
 /// The namespace used when none is given.
 pub const DEFAULT_NAMESPACE: &str = "default";

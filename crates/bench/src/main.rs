@@ -3,13 +3,15 @@
 //! a noisy machine. Scenarios: `startup` (start to node ready, idle RSS, RSS per task),
 //! `submit` (submit-to-running over 200 jobs), `scheduler` (1,000 placements on 5,000 nodes), `identity` (placements with and without
 //! identities being fetched, identities issued per second), `task_api` (authenticated requests
-//! over a task's socket beside TCP).
+//! over a task's socket beside TCP), `variables` (variable writes and reads per second through
+//! the HTTP API beside raw append+fsync on the same disk).
 
 #![forbid(unsafe_code)]
 
 mod identity;
 mod scenarios;
 mod task_api;
+mod variables;
 
 use std::path::PathBuf;
 
@@ -17,7 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let Some(bin) = args.next().map(PathBuf::from) else {
         eprintln!(
-            "usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity|task_api]…"
+            "usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity|task_api|variables]…"
         );
         std::process::exit(2);
     };
@@ -44,6 +46,7 @@ fn main() {
                 "scheduler" => scenarios::scheduler(&bin).await,
                 "identity" => identity::identity(&bin).await,
                 "task_api" => task_api::task_api(&bin).await,
+                "variables" => variables::variables(&bin).await,
                 other => Err(format!("unknown scenario {other:?}")),
             }
         });

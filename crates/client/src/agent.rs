@@ -96,6 +96,7 @@ pub async fn start(
     };
 
     let (updates, update_rx) = Updater::channel();
+    let (services, services_rx) = crate::services::ServiceSync::channel();
     let signer = IdentitySigner::new(rpc.clone(), identity.node_id.clone());
     let ctx = Arc::new(RunnerContext {
         drivers: drivers
@@ -107,6 +108,7 @@ pub async fn start(
         alloc_root,
         state: state.clone(),
         updates: updates.clone(),
+        services,
         hooks: crate::hooks::default_hooks(signer.clone()),
         identities: signer,
         task_api,
@@ -137,6 +139,11 @@ pub async fn start(
     let (node_tx, node_rx) = watch::channel(node);
     let loops = vec![
         tokio::spawn(updater::send_loop(rpc.clone(), node_id.clone(), update_rx)),
+        tokio::spawn(crate::services::send_loop(
+            rpc.clone(),
+            node_id.clone(),
+            services_rx,
+        )),
         tokio::spawn(crate::heartbeat::run(rpc.clone(), node_rx, ready_tx)),
     ];
     let watcher = tokio::spawn(watcher::run(

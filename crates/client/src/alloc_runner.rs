@@ -28,6 +28,8 @@ pub struct RunnerContext {
     pub alloc_root: std::path::PathBuf,
     pub state: StateDir,
     pub updates: Updater,
+    /// Where service registrations go.
+    pub services: crate::services::ServiceSync,
     pub hooks: Vec<Box<dyn TaskHook>>,
     /// Gets workload identities signed; running tasks renew theirs through it.
     pub identities: IdentitySigner,
@@ -121,6 +123,11 @@ impl AllocShared {
             f(tasks.entry(name.to_string()).or_default());
         }
         self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Changes whenever the allocation or one of its tasks changes.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
     }
 
     /// Turns `Some(reason)` once the task is to be killed.
@@ -240,6 +247,7 @@ pub struct AllocRunner {
     shared: Arc<AllocShared>,
     task_runners: Vec<JoinHandle<()>>,
     status_loop: JoinHandle<()>,
+    services: JoinHandle<()>,
 }
 
 impl AllocRunner {
@@ -282,6 +290,7 @@ impl AllocRunner {
             persist_lock: tokio::sync::Mutex::new(()),
         });
         let status_loop = tokio::spawn(status_loop(shared.clone()));
+        let services = tokio::spawn(crate::services::run(shared.clone()));
         let task_runners = names
             .into_iter()
             .map(|name| tokio::spawn(TaskRunner::new(shared.clone(), name, is_restore).run()))
@@ -290,6 +299,7 @@ impl AllocRunner {
             shared,
             task_runners,
             status_loop,
+            services,
         };
         if runner.shared.alloc().server_terminal() {
             runner.stop();
@@ -362,6 +372,11 @@ impl AllocRunner {
         self.stop();
         self.wait().await;
         self.status_loop.abort();
+        self.services.abort();
+        let alloc = self.shared.alloc();
+        for id in crate::services::all_ids(&alloc, &self.shared.ctx.node) {
+            self.shared.ctx.services.delete(id);
+        }
         // The status loop may not have seen the last task changes: report them here, so the
         // final states reach the servers.
         self.shared.report().await;
@@ -382,6 +397,7 @@ impl AllocRunner {
             h.abort();
         }
         self.status_loop.abort();
+        self.services.abort();
         self.shared.persist().await;
     }
 }

@@ -22,6 +22,7 @@ mod node_meta;
 mod persist;
 mod restarts;
 mod rpc;
+mod services;
 mod task_api;
 mod task_env;
 mod task_runner;

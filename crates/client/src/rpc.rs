@@ -132,6 +132,17 @@ impl Rpc {
         .await
     }
 
+    /// Sends a batch of service registrations and removals.
+    pub async fn sync_services(
+        &self,
+        req: &drover_api::ServiceSyncRequest,
+    ) -> Result<IndexResponse, ApiError> {
+        self.call(self.request_timeout, async |c| {
+            c.put(drover_api::SERVICES_REGISTER_PATH, req).await
+        })
+        .await
+    }
+
     /// Asks for workload identities of this node's allocations to be signed.
     pub async fn sign_identities(
         &self,

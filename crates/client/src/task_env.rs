@@ -43,6 +43,20 @@ struct EnvPort {
     to: i32,
 }
 
+/// The host address and port of the port labelled `label` (group ports first, then the
+/// tasks'), for service registrations.
+pub fn port_address(alloc: &Allocation, node: &NodeInfo, label: &str) -> Option<(String, i32)> {
+    group_ports(alloc, node)
+        .into_iter()
+        .chain(
+            task_ports(alloc, node)
+                .into_iter()
+                .flat_map(|(_, ports)| ports),
+        )
+        .find(|p| p.label == label)
+        .map(|p| (p.ip, p.host_port))
+}
+
 /// The `NOMAD_*` variables of `task` in `alloc` (without host env or the task's `env`).
 pub fn nomad_vars(
     alloc: &Allocation,

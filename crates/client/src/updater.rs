@@ -91,7 +91,7 @@ impl UpdateReceiver {
 }
 
 /// True for failures where the servers did not take the batch and may take it later.
-fn retryable(e: &ApiError) -> bool {
+pub(crate) fn retryable(e: &ApiError) -> bool {
     match e {
         ApiError::Transport(_) => true,
         ApiError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,

@@ -53,6 +53,14 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         | "/v1/evaluation/{id}"
         | "/v1/evaluation/{id}/allocations" => ns("read-job"),
         "/v1/allocation/{id}/stop" => ns("alloc-lifecycle"),
+        // Any workload identity may read services: the handlers check per namespace.
+        "/v1/services"
+        | "/v1/service/{name}"
+        | "/v1/job/{id}/services"
+        | "/v1/allocation/{id}/services" => Some(Public),
+        "/v1/service/{name}/{id}" => ns("submit-job"),
+        // Variables are checked per path against the caller's ACL by the handlers.
+        "/v1/vars" | "/v1/var/{*path}" => Some(Public),
         "/v1/system/gc" => Some(Management),
         "/v1/operator/keyring/keys" => op("keyring-read"),
         "/v1/operator/keyring/rotate" => op("keyring-rotate"),
@@ -73,6 +81,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         | "/v1/internal/node/{id}/heartbeat"
         | "/v1/internal/node/{id}/allocations"
         | "/v1/internal/allocations/update"
+        | "/v1/internal/services/register"
         | "/v1/internal/identities/sign"
         | "/v1/internal/acl/authorize" => Some(NodeSecret),
         _ => None,

@@ -10,7 +10,7 @@ use crate::body::JsonBody;
 use crate::query::{Params, json_with_index, server};
 use crate::{ApiError, AppState};
 
-fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn node_secret(headers: &HeaderMap) -> Result<String, ApiError> {
     headers
         .get(drover_api::NODE_SECRET_HEADER)
         .and_then(|v| v.to_str().ok())

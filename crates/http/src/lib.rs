@@ -20,6 +20,9 @@ mod jobs;
 mod keyring;
 mod nodes;
 mod query;
+mod service_select;
+mod services;
+mod variables;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -154,6 +157,20 @@ fn cluster_routes() -> Router<AppState> {
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/deployment", get(jobs::deployment))
         .route("/v1/job/{id}/deployments", get(jobs::deployments))
+        .route("/v1/job/{id}/services", get(services::of_job))
+        .route("/v1/services", get(services::list))
+        .route("/v1/service/{name}", get(services::read))
+        .route("/v1/service/{name}/{id}", delete(services::delete))
+        .route("/v1/allocation/{id}/services", get(services::of_alloc))
+        .route("/v1/internal/services/register", put(services::sync))
+        .route("/v1/vars", get(variables::list))
+        .route(
+            "/v1/var/{*path}",
+            get(variables::read)
+                .put(variables::write)
+                .post(variables::write)
+                .delete(variables::delete),
+        )
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::read))
         .route(

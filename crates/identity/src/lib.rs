@@ -14,6 +14,7 @@ mod error;
 mod jwk;
 mod kek;
 mod material;
+mod seal;
 mod signing;
 #[cfg(test)]
 mod test_support;
@@ -24,6 +25,7 @@ pub use cache::VerifiedCache;
 pub use error::Error;
 pub use kek::{KEK_LEN, Kek, WrappedKey};
 pub use material::{AES_KEY_LEN, KeyMaterial};
+pub use seal::{SealError, open, seal};
 pub use signing::SigningKey;
 pub use verify::{Header, LEEWAY, MAX_TOKEN_LEN, VerifyError, check_times, decode_header, verify};
 

@@ -643,3 +643,64 @@ fn two_unnamed_identity_blocks_are_an_error() {
     let e = err(&task_job("identity {\n colour = \"red\"\n}\n"));
     assert!(e.contains("colour"), "{e}");
 }
+
+#[test]
+fn service_blocks_in_groups_and_tasks() {
+    let job = ok(r#"job "web" {
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name     = "${NOMAD_JOB_NAME}-api"
+      port     = "http"
+      provider = "nomad"
+      tags     = ["v1", "edge"]
+      meta     = { team = "a" }
+      check {
+        type     = "http"
+        path     = "/health"
+        interval = "2s"
+        timeout  = "500ms"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      service {
+        name = "metrics"
+        port = 9100
+        check {
+          name     = "open"
+          type     = "tcp"
+          interval = "1s"
+          timeout  = "1s"
+        }
+      }
+    }
+  }
+}
+"#);
+    let group = &job.task_groups[0];
+    let service = &group.services[0];
+    assert_eq!(service.name, "${NOMAD_JOB_NAME}-api");
+    assert_eq!(service.port_label, "http");
+    assert_eq!(service.tags, vec!["v1", "edge"]);
+    assert_eq!(service.meta["team"], "a");
+    assert_eq!(service.checks[0].path, "/health");
+    assert_eq!(service.checks[0].interval, 2 * SECOND);
+    assert_eq!(service.checks[0].timeout, SECOND / 2);
+    let task_service = &group.tasks[0].services[0];
+    assert_eq!(task_service.port_label, "9100");
+    assert_eq!(task_service.checks[0].r#type, "tcp");
+    let mut job = job;
+    job.canonicalize();
+    assert_eq!(job.validate(), Vec::<String>::new());
+}
+
+#[test]
+fn service_checks_reject_unknown_fields() {
+    let e = err(&task_job(
+        "service {\n  name = \"x\"\n  check { kind = \"http\" }\n}",
+    ));
+    assert!(e.contains("unknown field \"kind\""), "{e}");
+}

@@ -5,6 +5,7 @@ mod identities;
 mod jobs;
 mod keyring;
 mod nodes;
+mod services;
 
 pub use identities::VerifiedIdentity;
 pub use keyring::PublicKeys;

@@ -14,6 +14,7 @@ mod heartbeat;
 mod job_locks;
 mod keyring;
 mod plan_apply;
+mod variables;
 mod view;
 mod worker;
 
@@ -31,6 +32,7 @@ pub use endpoints::{PublicKeys, VerifiedIdentity};
 pub use error::ServerError;
 pub use gc::GcThresholds;
 pub use keyring::KeyringConfig;
+pub use variables::{LockOperation, VariableList, VariableListQuery, VariableWrite};
 
 use crate::broker::EvalBroker;
 use crate::commit::Committer;
@@ -91,6 +93,8 @@ pub struct Server {
     heartbeats: Arc<Heartbeats>,
     keyring: keyring::Keyring,
     acls: acl::AclCache,
+    variable_locks: variables::LockTimers,
+    rekeying: variables::Rekeying,
     shutdown: watch::Sender<bool>,
 }
 
@@ -125,6 +129,8 @@ impl Server {
             heartbeats,
             keyring,
             acls: Default::default(),
+            variable_locks: Default::default(),
+            rekeying: Default::default(),
             shutdown,
         });
         server.restore().await;
@@ -134,6 +140,7 @@ impl Server {
         tokio::spawn(heartbeat::reap(server.clone()));
         tokio::spawn(gc::run(server.clone(), server.config.gc_interval));
         tokio::spawn(keyring::run(server.clone()));
+        tokio::spawn(server.clone().expire_variable_locks());
         Ok(server)
     }
 

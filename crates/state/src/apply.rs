@@ -200,10 +200,22 @@ impl Tables {
             Command::AclPolicyDelete { names } => self.delete_acl_policies(index, names),
             Command::AclRoleUpsert { roles } => self.upsert_acl_roles(index, roles),
             Command::AclRoleDelete { ids } => self.delete_acl_roles(index, ids),
+            Command::ServiceUpsert { services } => self.upsert_services(index, services),
+            Command::ServiceDelete { ids } => self.delete_services(index, ids),
+            Command::VariableUpsert { var, cas, now } => {
+                self.upsert_variable(index, var, *cas, *now)
+            }
+            Command::VariableDelete {
+                namespace,
+                path,
+                cas,
+            } => self.delete_variable(index, namespace, path, *cas),
+            Command::VariableRekey { vars } => self.rekey_variables(index, vars),
         }
         for key in touched_jobs {
             self.refresh_job_status(index, &key);
         }
+        self.prune_services_after(index, command);
     }
 
     pub(crate) fn touch(&mut self, table: Table, index: u64) {

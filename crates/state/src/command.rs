@@ -6,6 +6,7 @@ use drover_api::{AclPolicy, AclRole, AclToken, Allocation, Evaluation, Job, Node
 use serde::{Deserialize, Serialize};
 
 use crate::tables::RootKey;
+use crate::variables::VariableEncrypted;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
@@ -115,6 +116,32 @@ pub enum Command {
         evals: Vec<Evaluation>,
         now: i64,
     },
+    /// A client's service registrations, created or refreshed.
+    ServiceUpsert {
+        services: Vec<drover_api::ServiceRegistration>,
+    },
+    /// Removes service registrations by ID.
+    ServiceDelete {
+        ids: Vec<String>,
+    },
+    /// Stores an encrypted variable; with `cas`, only if its ModifyIndex is `cas` (0: only
+    /// if it does not exist).
+    VariableUpsert {
+        var: Box<VariableEncrypted>,
+        cas: Option<u64>,
+        now: i64,
+    },
+    /// Deletes a variable; with `cas` as for `VariableUpsert`.
+    VariableDelete {
+        namespace: String,
+        path: String,
+        cas: Option<u64>,
+    },
+    /// Replaces variables' sealed items with the same items sealed under another root key,
+    /// skipping any whose ModifyIndex moved since they were read.
+    VariableRekey {
+        vars: Vec<VariableEncrypted>,
+    },
 }
 
 impl Command {
@@ -141,7 +168,12 @@ impl Command {
             | Command::AclPolicyUpsert { .. }
             | Command::AclPolicyDelete { .. }
             | Command::AclRoleUpsert { .. }
-            | Command::AclRoleDelete { .. } => Vec::new(),
+            | Command::AclRoleDelete { .. }
+            | Command::ServiceUpsert { .. }
+            | Command::ServiceDelete { .. }
+            | Command::VariableUpsert { .. }
+            | Command::VariableDelete { .. }
+            | Command::VariableRekey { .. } => Vec::new(),
         };
         evals
             .into_iter()

@@ -9,11 +9,14 @@ mod acl;
 mod apply;
 mod command;
 mod keyring;
+mod services;
 mod store;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod variables;
 
 pub use command::Command;
 pub use store::{StateStore, Table, table_index as table_index_of};
 pub use tables::{RootKey, Snapshot, Tables};
+pub use variables::{VariableEncrypted, VariableKey, cas_allows};

@@ -19,6 +19,9 @@ pub enum Table {
     RootKeys = 4,
     /// Tokens, policies and roles.
     Acl = 5,
+    Variables = 6,
+    /// Native service registrations.
+    Services = 7,
 }
 
 /// The state store shared by the server's endpoints, workers and plan applier.

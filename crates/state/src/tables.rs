@@ -47,6 +47,16 @@ pub struct Tables {
     /// Index at which the ACL system was bootstrapped; 0 before.
     #[serde(default)]
     pub acl_bootstrap_index: u64,
+    /// Variables by `(namespace, path)`, items sealed.
+    #[serde(default, with = "pairs")]
+    pub variables:
+        BTreeMap<crate::variables::VariableKey, Arc<crate::variables::VariableEncrypted>>,
+    /// Native service registrations by ID.
+    #[serde(default)]
+    pub services: BTreeMap<String, Arc<drover_api::ServiceRegistration>>,
+    /// Registration IDs of each allocation.
+    #[serde(skip)]
+    pub services_by_alloc: HashMap<String, BTreeSet<String>>,
     /// Accessor ID of each token by its secret.
     #[serde(skip)]
     pub acl_token_secrets: HashMap<String, String>,
@@ -109,15 +119,18 @@ impl Tables {
     }
 
     /// Whether a live allocation may hold an identity signed by `key` (one created before the
-    /// key was retired and not yet finished on its client).
+    /// key was retired and not yet finished on its client), or a variable is sealed with it.
     pub fn root_key_in_use(&self, key: &RootKey) -> bool {
         match key.meta.state.as_str() {
             drover_api::KEY_STATE_ACTIVE => true,
             drover_api::KEY_STATE_PREPUBLISHED => false,
-            _ => self
-                .allocs
-                .values()
-                .any(|a| a.create_index <= key.retired_index && !a.client_terminal()),
+            _ => {
+                self.root_key_seals_variables(&key.meta.key_id)
+                    || self
+                        .allocs
+                        .values()
+                        .any(|a| a.create_index <= key.retired_index && !a.client_terminal())
+            }
         }
     }
 
@@ -128,6 +141,7 @@ impl Tables {
             .values()
             .map(|t| (t.secret_id.clone(), t.accessor_id.clone()))
             .collect();
+        self.rebuild_service_index();
         self.allocs_by_job.clear();
         self.allocs_by_node.clear();
         self.evals_by_job.clear();

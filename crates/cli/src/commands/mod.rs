@@ -9,8 +9,10 @@ pub mod job;
 pub mod node;
 pub mod operator;
 pub mod server;
+pub mod service;
 pub mod status;
 pub mod system;
+pub mod var;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -65,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: server::ServerCommand,
     },
+    /// Interact with native service registrations.
+    Service {
+        #[command(subcommand)]
+        command: service::ServiceCommand,
+    },
     /// Interact with the system (garbage collection).
     System {
         #[command(subcommand)]
@@ -72,6 +79,11 @@ pub enum Command {
     },
     /// Display the status of jobs, or of the job, allocation or node an ID names.
     Status(status::StatusArgs),
+    /// Interact with variables.
+    Var {
+        #[command(subcommand)]
+        command: var::VarCommand,
+    },
     /// Print the drover version.
     Version,
 }
@@ -133,8 +145,10 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Node { command } => block_on(node::run(command)),
         Command::Operator { command } => block_on(operator::run(command)),
         Command::Server { command } => block_on(server::run(command)),
+        Command::Service { command } => block_on(service::run(command)),
         Command::System { command } => block_on(system::run(command)),
         Command::Status(args) => block_on(status::run(args)),
+        Command::Var { command } => block_on(var::run(command)),
     }
 }
 

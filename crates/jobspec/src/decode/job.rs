@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use drover_api::{
     Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port, ReschedulePolicy, Resources,
-    RestartPolicy, Task, TaskGroup, WorkloadIdentity,
+    RestartPolicy, Service, ServiceCheck, Task, TaskGroup, WorkloadIdentity,
 };
 use hcl_edit::Span;
 use hcl_edit::structure::{Block, Body};
@@ -44,6 +44,7 @@ const GROUP: Schema = Schema {
         "ephemeral_disk",
         "constraint",
         "meta",
+        "service",
     ],
 };
 const TASK: Schema = Schema {
@@ -66,7 +67,16 @@ const TASK: Schema = Schema {
         "restart",
         "meta",
         "identity",
+        "service",
     ],
+};
+const SERVICE: Schema = Schema {
+    attrs: &["name", "port", "provider", "tags", "meta", "address_mode"],
+    blocks: &["check", "meta"],
+};
+const CHECK: Schema = Schema {
+    attrs: &["name", "type", "path", "interval", "timeout"],
+    blocks: &[],
 };
 const IDENTITY: Schema = Schema {
     attrs: &[
@@ -187,6 +197,7 @@ impl Decoder<'_> {
         for task in body.get_blocks("task") {
             group.tasks.push(self.task(task, &what, positions));
         }
+        group.services = self.services(body, &what);
         group
     }
 
@@ -212,6 +223,7 @@ impl Decoder<'_> {
             log_config: self.logs(body, &what),
             constraints: self.constraints(body, &what),
             restart_policy: self.restart(body, &what),
+            services: self.services(body, &what),
             name,
         }
     }
@@ -289,6 +301,54 @@ impl Decoder<'_> {
             }
         }
         (default, named)
+    }
+
+    /// The `service` blocks of a group or task body, with their `check` blocks.
+    fn services(&mut self, body: &Body, what: &str) -> Vec<Service> {
+        let mut out = Vec::new();
+        for block in body.get_blocks("service") {
+            self.no_labels(block, what);
+            let w = format!("service in {what}");
+            let b = &block.body;
+            self.check(b, &w, &SERVICE);
+            let mut service = Service {
+                name: self.string(b, "name", &w).unwrap_or_default(),
+                port_label: self.port_label(b, &w),
+                provider: self.string(b, "provider", &w).unwrap_or_default(),
+                tags: self.strings(b, "tags", &w).unwrap_or_default(),
+                meta: self.string_map(b, "meta", &w),
+                address_mode: self.string(b, "address_mode", &w).unwrap_or_default(),
+                checks: Vec::new(),
+            };
+            for check in b.get_blocks("check") {
+                self.no_labels(check, &w);
+                let cw = format!("check in {w}");
+                let cb = &check.body;
+                self.check(cb, &cw, &CHECK);
+                service.checks.push(ServiceCheck {
+                    name: self.string(cb, "name", &cw).unwrap_or_default(),
+                    r#type: self.string(cb, "type", &cw).unwrap_or_default(),
+                    path: self.string(cb, "path", &cw).unwrap_or_default(),
+                    interval: self.duration(cb, "interval", &cw).unwrap_or_default(),
+                    timeout: self.duration(cb, "timeout", &cw).unwrap_or_default(),
+                });
+            }
+            out.push(service);
+        }
+        out
+    }
+
+    /// A service's `port`: a label, or a number written without quotes.
+    fn port_label(&mut self, body: &Body, what: &str) -> String {
+        match self.value(body, "port") {
+            Some((serde_json::Value::String(label), _)) => label,
+            Some((serde_json::Value::Number(n), _)) => n.to_string(),
+            Some((other, span)) => {
+                self.type_error(span, "port", what, "a port label or number", &other);
+                String::new()
+            }
+            None => String::new(),
+        }
     }
 
     fn restart(&mut self, body: &Body, what: &str) -> Option<RestartPolicy> {

@@ -33,7 +33,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "parameterized",
     "periodic",
     "scaling",
-    "service",
     "shutdown_delay",
     "spread",
     "stop_after_client_disconnect",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use drover_api::{
     KEY_ALGORITHM, KEY_STATE_ACTIVE, KEY_STATE_DEPRECATED, KEY_STATE_INACTIVE,
-    KEY_STATE_PREPUBLISHED, RootKeyMeta,
+    KEY_STATE_PREPUBLISHED, KEY_STATE_REKEYING, RootKeyMeta,
 };
 use drover_identity::KeyMaterial;
 use drover_state::{Command, RootKey, Tables};
@@ -19,8 +19,8 @@ use crate::{Server, ServerError};
 pub enum Rotation {
     /// Active at once; the old key keeps verifying what it signed.
     Now,
-    /// Active at once, and every older key is deprecated: what they encrypted moves to the new
-    /// key (nothing yet: variables come later), and they stay published only while live
+    /// Active at once, and every older key is rekeyed: the variables they sealed are sealed
+    /// again with the new key, then they are deprecated and stay published only while live
     /// identities they signed remain.
     Full,
     /// Published now, active at this Unix-nanosecond time.
@@ -55,20 +55,61 @@ impl Server {
             wrapped: self.keyring.wrap(&key_id, &material),
             ..Default::default()
         };
+        let full = rotation == Rotation::Full;
+        let retire_to = if full {
+            KEY_STATE_REKEYING
+        } else {
+            KEY_STATE_INACTIVE
+        };
         self.commits
             .commit(Command::RootKeyUpsert {
                 key: Box::new(key),
-                retire_to: KEY_STATE_INACTIVE.to_string(),
-                deprecate_older: rotation == Rotation::Full,
+                retire_to: retire_to.to_string(),
+                deprecate_older: false,
                 now,
             })
             .await?;
+        if full {
+            self.start_rekeying(&key_id, now).await?;
+        }
         let snapshot = self.state().snapshot();
         snapshot
             .root_keys
             .get(&key_id)
             .map(|k| k.meta.clone())
             .ok_or_else(|| ServerError::Internal("the new root key was not stored".into()))
+    }
+
+    /// Marks every retired key other than `new_key` as `rekeying` and re-encrypts what they
+    /// sealed; a failed pass is resumed by the next upkeep.
+    async fn start_rekeying(&self, new_key: &str, now: i64) -> Result<(), ServerError> {
+        let older: Vec<String> = self
+            .state()
+            .snapshot()
+            .root_keys
+            .values()
+            .filter(|k| {
+                k.meta.key_id != new_key
+                    && matches!(
+                        k.meta.state.as_str(),
+                        KEY_STATE_INACTIVE | KEY_STATE_DEPRECATED
+                    )
+            })
+            .map(|k| k.meta.key_id.clone())
+            .collect();
+        if !older.is_empty() {
+            self.commits
+                .commit(Command::RootKeyState {
+                    key_ids: older,
+                    state: KEY_STATE_REKEYING.to_string(),
+                    now,
+                })
+                .await?;
+        }
+        if let Err(e) = self.rekey_variables().await {
+            tracing::warn!(error = %e, "re-encrypting variables failed; the keyring upkeep retries");
+        }
+        Ok(())
     }
 
     /// Removes a root key. The active key never; a key live identities still use only with
@@ -86,8 +127,9 @@ impl Server {
         }
         if !force && snapshot.root_key_in_use(key) {
             return Err(ServerError::BadRequest(format!(
-                "root key {key_id} signed identities of allocations that are still running; \
-                 removing it makes their identities unverifiable (use -force to remove it anyway)"
+                "root key {key_id} is in use: it signed identities of allocations that are still \
+                 running or sealed variables not yet re-encrypted (rotate with -full to move them); \
+                 removing it makes those unusable (use -force to remove it anyway)"
             )));
         }
         let index = self
@@ -137,6 +179,13 @@ impl Server {
                 .saturating_add(nanos(config.rotation_threshold));
             let meta = self.add_root_key(Rotation::Prepublish(publish)).await?;
             tracing::info!(key_id = %meta.key_id, "root key prepublished for automatic rotation");
+        }
+        if snapshot
+            .root_keys
+            .values()
+            .any(|k| k.meta.state == KEY_STATE_REKEYING)
+        {
+            self.rekey_variables().await?;
         }
         let collectable = collectable_keys(&snapshot, now, config.gc_threshold);
         if !collectable.is_empty() {
