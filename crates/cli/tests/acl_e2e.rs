@@ -6,31 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bin, drover};
+use common::{acl_agent, bin, drover};
 use drover_api::*;
 use drover_testkit::{Agent, eventually};
-
-/// A `-dev` agent with ACLs on, bootstrapped: (dir, agent, management secret).
-async fn acl_agent() -> (tempfile::TempDir, Agent, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let agent = Agent::with_args(
-        &bin(),
-        dir.path(),
-        data.clone(),
-        &[
-            "-dev",
-            "-acl-enabled",
-            "-data-dir",
-            &data.display().to_string(),
-        ],
-    );
-    agent.wait_ready().await;
-    let (code, out, err) = drover(&agent, &["acl", "bootstrap", "-json"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let token: AclToken = serde_json::from_str(&out).unwrap();
-    (dir, agent, token.secret_id)
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{bin, drover, example};
+use common::{bin, client_agent, drover, example, server_and_second_client};
 use drover_api::*;
 use drover_testkit::{Agent, eventually};
 
@@ -395,59 +395,8 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn allocations_of_a_killed_node_are_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    let config = server_dir.join("agent.hcl");
-    std::fs::write(
-        &config,
-        "server {\n  enabled = true\n  heartbeat_grace = \"1s\"\n  min_heartbeat_ttl = \"1s\"\n}\n",
-    )
-    .unwrap();
-    let server = Agent::with_args(
-        &bin(),
-        &server_dir,
-        server_dir.join("data"),
-        &[
-            "-dev",
-            "-config",
-            &config.display().to_string(),
-            "-data-dir",
-            &server_dir.join("data").display().to_string(),
-        ],
-    );
-    server.wait_ready().await;
-    let second_dir = dir.path().join("second");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    let plugin = second_dir.join("client.hcl");
-    std::fs::write(
-        &plugin,
-        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
-    )
-    .unwrap();
-    let mut second = Agent::with_args(
-        &bin(),
-        &second_dir,
-        second_dir.join("data"),
-        &[
-            "-client",
-            "-servers",
-            &server.addr(),
-            "-node",
-            "second",
-            "-bind",
-            "127.0.0.1",
-            "-config",
-            &plugin.display().to_string(),
-            "-data-dir",
-            &second_dir.join("data").display().to_string(),
-        ],
-    );
+    let (server, mut second) = server_and_second_client(dir.path()).await;
     let client = server.client();
-    eventually(Duration::from_secs(30), || async {
-        let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
-        (nodes.iter().filter(|n| n.status == "ready").count() == 2).then_some(())
-    })
-    .await;
     let mut job = shell_job("spread", "service", "exec sleep 300");
     job.task_groups[0].count = Some(2);
     job.task_groups[0].constraints = vec![Constraint {
@@ -516,26 +465,7 @@ async fn allocations_of_a_killed_node_are_replaced() {
     assert_eq!(node.status, "down");
     // distinct_hosts keeps the replacement off the surviving node: it waits (blocked) until a
     // new node joins, then lands there.
-    let third_dir = dir.path().join("third");
-    std::fs::create_dir_all(&third_dir).unwrap();
-    let _third = Agent::with_args(
-        &bin(),
-        &third_dir,
-        third_dir.join("data"),
-        &[
-            "-client",
-            "-servers",
-            &server.addr(),
-            "-node",
-            "third",
-            "-bind",
-            "127.0.0.1",
-            "-config",
-            &plugin.display().to_string(),
-            "-data-dir",
-            &third_dir.join("data").display().to_string(),
-        ],
-    );
+    let _third = client_agent(dir.path(), &server, "third");
     let replacement = eventually(Duration::from_secs(40), || async {
         allocs_of(&client, "spread")
             .await

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{bin, drover};
+use common::{bin, drover, server_and_second_client};
 use drover_api::*;
 use drover_testkit::{Agent, eventually};
 
@@ -175,59 +175,8 @@ async fn services_register_turn_critical_and_go_away_with_their_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn registrations_of_a_lost_node_are_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    let config = server_dir.join("agent.hcl");
-    std::fs::write(
-        &config,
-        "server {\n  enabled = true\n  heartbeat_grace = \"1s\"\n  min_heartbeat_ttl = \"1s\"\n}\n",
-    )
-    .unwrap();
-    let server = Agent::with_args(
-        &bin(),
-        &server_dir,
-        server_dir.join("data"),
-        &[
-            "-dev",
-            "-config",
-            &config.display().to_string(),
-            "-data-dir",
-            &server_dir.join("data").display().to_string(),
-        ],
-    );
-    server.wait_ready().await;
-    let second_dir = dir.path().join("second");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    let plugin = second_dir.join("client.hcl");
-    std::fs::write(
-        &plugin,
-        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
-    )
-    .unwrap();
-    let mut second = Agent::with_args(
-        &bin(),
-        &second_dir,
-        second_dir.join("data"),
-        &[
-            "-client",
-            "-servers",
-            &server.addr(),
-            "-node",
-            "second",
-            "-bind",
-            "127.0.0.1",
-            "-config",
-            &plugin.display().to_string(),
-            "-data-dir",
-            &second_dir.join("data").display().to_string(),
-        ],
-    );
+    let (server, mut second) = server_and_second_client(dir.path()).await;
     let client = server.client();
-    eventually(Duration::from_secs(30), || async {
-        let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
-        (nodes.iter().filter(|n| n.status == "ready").count() == 2).then_some(())
-    })
-    .await;
     let spec = dir.path().join("pinned.nomad.hcl");
     std::fs::write(
         &spec,

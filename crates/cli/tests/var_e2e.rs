@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{bin, drover};
+use common::{acl_agent, bin, drover};
 use drover_api::*;
 use drover_testkit::{Agent, eventually};
 use serde_json::{Value, json};
@@ -19,28 +19,6 @@ fn dev_agent() -> (tempfile::TempDir, Agent) {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::dev(&bin(), dir.path());
     (dir, agent)
-}
-
-/// A `-dev` agent with ACLs on, bootstrapped: (dir, agent, management secret).
-async fn acl_agent() -> (tempfile::TempDir, Agent, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let agent = Agent::with_args(
-        &bin(),
-        dir.path(),
-        data.clone(),
-        &[
-            "-dev",
-            "-acl-enabled",
-            "-data-dir",
-            &data.display().to_string(),
-        ],
-    );
-    agent.wait_ready().await;
-    let (code, out, err) = drover(&agent, &["acl", "bootstrap", "-json"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let token: AclToken = serde_json::from_str(&out).unwrap();
-    (dir, agent, token.secret_id)
 }
 
 /// An answer: status, headers and JSON body (`Null` when empty or not JSON).

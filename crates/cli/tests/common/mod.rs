@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use drover_testkit::{Agent, cli};
+use std::time::Duration;
+
+use drover_api::AclToken;
+use drover_testkit::{Agent, cli, eventually};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_drover"))
@@ -24,4 +27,90 @@ pub fn example(name: &str) -> String {
 /// Runs the CLI against `agent`: (exit code, stdout, stderr).
 pub fn drover(agent: &Agent, args: &[&str]) -> (i32, String, String) {
     cli(&bin(), &agent.addr(), args)
+}
+
+/// A `-dev` agent with ACLs on, bootstrapped: (dir, agent, management secret).
+pub async fn acl_agent() -> (tempfile::TempDir, Agent, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agent = Agent::with_args(
+        &bin(),
+        dir.path(),
+        data.clone(),
+        &[
+            "-dev",
+            "-acl-enabled",
+            "-data-dir",
+            &data.display().to_string(),
+        ],
+    );
+    agent.wait_ready().await;
+    let (code, out, err) = drover(&agent, &["acl", "bootstrap", "-json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let token: AclToken = serde_json::from_str(&out).unwrap();
+    (dir, agent, token.secret_id)
+}
+
+/// A `-dev` server with fast heartbeats and a second, client-only agent named `second` (both
+/// nodes ready), in `dir`: (server, second).
+pub async fn server_and_second_client(dir: &Path) -> (Agent, Agent) {
+    let server_dir = dir.join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let config = server_dir.join("agent.hcl");
+    std::fs::write(
+        &config,
+        "server {\n  enabled = true\n  heartbeat_grace = \"1s\"\n  min_heartbeat_ttl = \"1s\"\n}\n",
+    )
+    .unwrap();
+    let server = Agent::with_args(
+        &bin(),
+        &server_dir,
+        server_dir.join("data"),
+        &[
+            "-dev",
+            "-config",
+            &config.display().to_string(),
+            "-data-dir",
+            &server_dir.join("data").display().to_string(),
+        ],
+    );
+    server.wait_ready().await;
+    let second = client_agent(dir, &server, "second");
+    let client = server.client();
+    eventually(Duration::from_secs(30), || async {
+        let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
+        (nodes.iter().filter(|n| n.status == "ready").count() == 2).then_some(())
+    })
+    .await;
+    (server, second)
+}
+
+/// A client-only agent named `name` (raw_exec enabled) in `<dir>/<name>`, joined to `server`.
+pub fn client_agent(dir: &Path, server: &Agent, name: &str) -> Agent {
+    let own = dir.join(name);
+    std::fs::create_dir_all(&own).unwrap();
+    let plugin = own.join("client.hcl");
+    std::fs::write(
+        &plugin,
+        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
+    )
+    .unwrap();
+    Agent::with_args(
+        &bin(),
+        &own,
+        own.join("data"),
+        &[
+            "-client",
+            "-servers",
+            &server.addr(),
+            "-node",
+            name,
+            "-bind",
+            "127.0.0.1",
+            "-config",
+            &plugin.display().to_string(),
+            "-data-dir",
+            &own.join("data").display().to_string(),
+        ],
+    )
 }
