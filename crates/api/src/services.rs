@@ -259,6 +259,15 @@ fn validate_check(check: &ServiceCheck, what: &str, errors: &mut Vec<String>) {
                     "{what}: an http check needs a path starting with '/'"
                 ));
             }
+            if check
+                .path
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+            {
+                errors.push(format!(
+                    "{what}: the path must not contain spaces or control characters"
+                ));
+            }
         }
         CHECK_TYPE_TCP => {}
         "" => errors.push(format!("{what}: missing type (use \"http\" or \"tcp\")")),

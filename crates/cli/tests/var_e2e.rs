@@ -808,6 +808,44 @@ node {
     let conflict = put(&agent, "test/c?cas=1", t, items(&[("k", "v")])).await;
     assert_eq!(conflict.status, 409);
     assert!(conflict.body["Items"].is_null(), "{}", conflict.body);
+    // Taking a lock without items answers without the stored items; the lock's ID goes to the
+    // holder only, never to readers of the variable.
+    let acquired = call(
+        &agent,
+        "PUT",
+        "/v1/var/test/c?lock-acquire",
+        t,
+        Some(json!({"Path": "test/c"})),
+    )
+    .await;
+    assert_eq!(acquired.status, 200, "{}", acquired.body);
+    assert_eq!(acquired.body["Items"], json!({}), "{}", acquired.body);
+    assert!(
+        !acquired.body["Lock"]["ID"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{}",
+        acquired.body
+    );
+    policy(
+        &agent,
+        &mgmt,
+        "test-reader",
+        "namespace \"default\" {\n  variables {\n    path \"test/*\" { capabilities = [\"read\"] }\n  }\n}\n",
+        None,
+    )
+    .await;
+    let reader = client_token(&agent, &mgmt, &["test-reader"]).await;
+    let read = call(&agent, "GET", "/v1/var/test/c", Some(&reader), None).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["Items"]["secret"], "hidden");
+    assert_eq!(
+        read.body["Lock"]["ID"].as_str().unwrap_or_default(),
+        "",
+        "{}",
+        read.body
+    );
 }
 
 #[tokio::test]

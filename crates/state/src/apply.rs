@@ -202,9 +202,12 @@ impl Tables {
             Command::AclRoleDelete { ids } => self.delete_acl_roles(index, ids),
             Command::ServiceUpsert { services } => self.upsert_services(index, services),
             Command::ServiceDelete { ids } => self.delete_services(index, ids),
-            Command::VariableUpsert { var, cas, now } => {
-                self.upsert_variable(index, var, *cas, *now)
-            }
+            Command::VariableUpsert {
+                var,
+                cas,
+                now,
+                keep_sealed,
+            } => self.upsert_variable(index, var, *cas, *now, *keep_sealed),
             Command::VariableDelete {
                 namespace,
                 path,

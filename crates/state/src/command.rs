@@ -130,6 +130,10 @@ pub enum Command {
         var: Box<VariableEncrypted>,
         cas: Option<u64>,
         now: i64,
+        /// Keep the sealed items stored now (a lock change): never write back ciphertext read
+        /// before a re-encryption.
+        #[serde(default)]
+        keep_sealed: bool,
     },
     /// Deletes a variable; with `cas` as for `VariableUpsert`.
     VariableDelete {

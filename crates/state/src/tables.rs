@@ -58,6 +58,10 @@ pub struct Tables {
     #[serde(skip)]
     pub services_by_alloc: HashMap<String, BTreeSet<String>>,
     /// Accessor ID of each token by its secret.
+    /// Indexes of recent variable writes refused by their check-and-set (not persisted: only
+    /// writers waiting on their commit ask).
+    #[serde(skip)]
+    pub variable_refusals: BTreeSet<u64>,
     #[serde(skip)]
     pub acl_token_secrets: HashMap<String, String>,
     #[serde(skip)]

@@ -44,6 +44,9 @@ pub fn cas_allows(cas: Option<u64>, current: Option<&VariableEncrypted>) -> bool
     }
 }
 
+/// How many recent refused writes are remembered; a writer checks its own right after commit.
+const VARIABLE_REFUSALS_KEPT: usize = 65_536;
+
 impl Tables {
     /// Stores a variable unless the check-and-set fails. Keeps the creation index and time of
     /// the variable it replaces.
@@ -53,13 +56,19 @@ impl Tables {
         var: &VariableEncrypted,
         cas: Option<u64>,
         now: i64,
+        keep_sealed: bool,
     ) {
         let key = var.key();
         let current = self.variables.get(&key);
         if !cas_allows(cas, current.map(|v| &**v)) {
+            self.refuse_variable_write(index);
             return;
         }
         let mut var = var.clone();
+        if keep_sealed && let Some(current) = current {
+            var.data = current.data.clone();
+            var.key_id = current.key_id.clone();
+        }
         var.meta.create_index = current.map_or(index, |v| v.meta.create_index);
         var.meta.create_time = current.map_or(now, |v| v.meta.create_time);
         var.meta.modify_index = index;
@@ -95,11 +104,27 @@ impl Tables {
     ) {
         let key = (namespace.to_string(), path.to_string());
         if !cas_allows(cas, self.variables.get(&key).map(|v| &**v)) {
+            self.refuse_variable_write(index);
             return;
         }
         if self.variables.remove(&key).is_some() {
             self.touch(Table::Variables, index);
         }
+    }
+
+    /// Remembers that the variable write at `index` failed its check-and-set, so the server
+    /// can tell its caller exactly (later writes may have changed the variable since).
+    fn refuse_variable_write(&mut self, index: u64) {
+        self.variable_refusals.insert(index);
+        while self.variable_refusals.len() > VARIABLE_REFUSALS_KEPT {
+            self.variable_refusals.pop_first();
+        }
+    }
+
+    /// Whether the variable write committed at `index` was applied (not refused by its
+    /// check-and-set).
+    pub fn variable_write_applied(&self, index: u64) -> bool {
+        !self.variable_refusals.contains(&index)
     }
 
     /// The variable at `path` in `namespace`.
@@ -153,6 +178,7 @@ mod tests {
                 var: Box::new(var),
                 cas,
                 now: index as i64 * 1000,
+                keep_sealed: false,
             },
         );
     }

@@ -13,7 +13,12 @@ const STATUS_LINE_MAX: usize = 1024;
 /// Runs `check` once against `address:port`.
 pub async fn run(check: &ServiceCheck, address: &str, port: i32) -> CheckStatus {
     let timeout = Duration::from_nanos(check.timeout.max(1) as u64);
-    let target = format!("{address}:{port}");
+    // An IPv6 address needs brackets before its port.
+    let target = if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    };
     let outcome = tokio::time::timeout(timeout, probe(check, &target)).await;
     let (passing, output) = match outcome {
         Ok(Ok(output)) => (true, output),

@@ -35,6 +35,19 @@ impl Server {
                     "a service registration needs an ID and a ServiceName".into(),
                 ));
             }
+            // An ID names its allocation: a node can neither take over another allocation's
+            // registration nor move one between allocations.
+            let own_prefix = format!("_nomad-task-{}-", alloc.id);
+            let taken = snapshot
+                .services
+                .get(&service.id)
+                .is_some_and(|old| old.alloc_id != alloc.id || old.node_id != node.id);
+            if !service.id.starts_with(&own_prefix) || taken {
+                return Err(ServerError::Forbidden(format!(
+                    "service registration {} does not belong to allocation {}",
+                    service.id, alloc.id
+                )));
+            }
             upserts.push(ServiceRegistration {
                 namespace: alloc.namespace.clone(),
                 job_id: alloc.job_id.clone(),

@@ -185,7 +185,10 @@ impl Server {
             .values()
             .any(|k| k.meta.state == KEY_STATE_REKEYING)
         {
-            self.rekey_variables().await?;
+            // A rekey problem must not stop key collection: it is retried next time.
+            if let Err(e) = self.rekey_variables().await {
+                tracing::warn!(error = %e, "re-encrypting variables failed; retrying later");
+            }
         }
         let collectable = collectable_keys(&snapshot, now, config.gc_threshold);
         if !collectable.is_empty() {

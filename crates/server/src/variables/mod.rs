@@ -137,7 +137,7 @@ impl Server {
         let variables: Vec<VariableMetadata> = visible
             .by_ref()
             .take(per_page)
-            .map(|v| v.meta.clone())
+            .map(|v| shown_meta(acl, &v.meta))
             .collect();
         Ok(VariableList {
             variables,
@@ -162,7 +162,7 @@ impl Server {
             .ok_or_else(|| ServerError::NotFound("variable not found".into()))?;
         let items = self.open_items(&snapshot, var)?;
         Ok((
-            Variable::from_parts(var.meta.clone(), Some(items)),
+            Variable::from_parts(shown_meta(acl, &var.meta), Some(items)),
             variables_index(&snapshot),
         ))
     }
@@ -195,7 +195,7 @@ impl Server {
             }
             let meta = new_meta(namespace, path, lock);
             if let Some(index) = self.commit_sealed(meta, items, expected).await? {
-                return self.written(namespace, path, index);
+                return self.written(namespace, path, index, Some(items.clone()));
             }
         }
         Err(busy(path))
@@ -233,7 +233,7 @@ impl Server {
                     cas: Some(current.meta.modify_index),
                 })
                 .await?;
-            if self.state().snapshot().variable(namespace, path).is_none() {
+            if self.state().snapshot().variable_write_applied(index) {
                 return Ok(VariableWrite::Applied { value: (), index });
             }
         }
@@ -328,7 +328,7 @@ impl Server {
                     meta,
                     ..(**current).clone()
                 };
-                self.commit_checked(kept, expected).await?
+                self.commit_checked(kept, expected, true).await?
             }
             (None, None) => {
                 self.commit_sealed(meta, &VariableItems::new(), expected)
@@ -342,7 +342,9 @@ impl Server {
             (Some(lock), Some(ttl)) => self.variable_locks.hold(key, &lock.id, ttl),
             _ => self.variable_locks.release(&key),
         }
-        self.written(namespace, path, index).map(Some)
+        // Without items in the request, the answer shows none (not the stored ones).
+        let items = body.items.clone().unwrap_or_default();
+        self.written(namespace, path, index, Some(items)).map(Some)
     }
 
     /// Seals `items` and stores them with `meta`, if the variable is still at `expected`.
@@ -358,46 +360,51 @@ impl Server {
             data: sealed.data,
             key_id: sealed.key_id,
         };
-        self.commit_checked(var, expected).await
+        self.commit_checked(var, expected, false).await
     }
 
     /// Stores `var` if the variable is still at `expected`; the commit index when it was.
+    /// `keep_sealed` keeps whatever sealed items are stored when the write applies.
     async fn commit_checked(
         &self,
         var: VariableEncrypted,
         expected: u64,
+        keep_sealed: bool,
     ) -> Result<Option<u64>, ServerError> {
-        let key = var.key();
         let index = self
             .commits
             .commit(Command::VariableUpsert {
                 var: Box::new(var),
                 cas: Some(expected),
                 now: drover_api::time::now_unix_nano(),
+                keep_sealed,
             })
             .await?;
-        let applied = self
-            .state()
-            .snapshot()
-            .variable(&key.0, &key.1)
-            .is_some_and(|v| v.meta.modify_index == index);
+        // The state remembers refused writes: later writes cannot make this one look lost.
+        let applied = self.state().snapshot().variable_write_applied(index);
         Ok(applied.then_some(index))
     }
 
-    /// The variable as just written, items and lock ID included.
+    /// The answer to a write: the variable's metadata as of this write, and the items the
+    /// request carried (never the stored ones: a writer may not be allowed to read them).
     fn written(
         &self,
         namespace: &str,
         path: &str,
         index: u64,
+        items: Option<VariableItems>,
     ) -> Result<VariableWrite<Variable>, ServerError> {
         let snapshot = self.state().snapshot();
-        let var = snapshot.variable(namespace, path).ok_or_else(|| {
-            ServerError::Internal(format!("variable {path:?} vanished after its write"))
-        })?;
-        let items = self.open_items(&snapshot, var)?;
+        let mut meta = snapshot
+            .variable(namespace, path)
+            .map(|v| v.meta.clone())
+            .ok_or_else(|| {
+                ServerError::Internal(format!("variable {path:?} vanished after its write"))
+            })?;
+        // A later write may already have replaced it; this answer is about ours.
+        meta.modify_index = index;
         Ok(VariableWrite::Applied {
-            value: Variable::from_parts(var.meta.clone(), Some(items)),
+            value: Variable::from_parts(meta, items),
             index,
         })
     }
@@ -474,7 +481,7 @@ impl Server {
             let mut released = (**current).clone();
             released.meta.lock = None;
             if self
-                .commit_checked(released, current.meta.modify_index)
+                .commit_checked(released, current.meta.modify_index, true)
                 .await?
                 .is_some()
             {
@@ -525,4 +532,16 @@ fn busy(path: &str) -> ServerError {
 
 fn variables_index(snapshot: &Snapshot) -> u64 {
     drover_state::table_index_of(snapshot, &[Table::Variables])
+}
+
+/// Metadata as a caller sees it: a lock's ID only for management (holding the ID is what lets
+/// one write, renew or release a locked variable).
+fn shown_meta(acl: &Acl, meta: &VariableMetadata) -> VariableMetadata {
+    let mut meta = meta.clone();
+    if !acl.is_management()
+        && let Some(lock) = meta.lock.as_mut()
+    {
+        lock.id.clear();
+    }
+    meta
 }

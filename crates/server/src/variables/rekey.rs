@@ -22,14 +22,17 @@ impl Server {
     /// being rekeyed. Does nothing while another pass runs.
     pub(crate) async fn rekey_variables(&self) -> Result<(), ServerError> {
         let Ok(_running) = self.rekeying.running.try_lock() else {
+            // The running pass leaves keys it did not finish in `rekeying`; upkeep comes back.
             return Ok(());
         };
+        // Variables that cannot be opened are left as they are (and keep their key alive).
+        let mut unreadable: std::collections::HashSet<(String, String)> = Default::default();
         loop {
             let (snapshot, active) = self.keyring.active_key(self.state()).await?;
             let stale: Vec<VariableEncrypted> = snapshot
                 .variables
                 .values()
-                .filter(|v| v.key_id != active.key_id())
+                .filter(|v| v.key_id != active.key_id() && !unreadable.contains(&v.key()))
                 .take(REKEY_BATCH)
                 .map(|v| (**v).clone())
                 .collect();
@@ -38,7 +41,14 @@ impl Server {
             }
             let mut rekeyed = Vec::with_capacity(stale.len());
             for var in stale {
-                let items = self.open_items(&snapshot, &var)?;
+                let items = match self.open_items(&snapshot, &var) {
+                    Ok(items) => items,
+                    Err(e) => {
+                        tracing::error!(path = %var.meta.path, error = %e, "cannot re-encrypt a variable; its key stays");
+                        unreadable.insert(var.key());
+                        continue;
+                    }
+                };
                 let sealed = self.seal_items(&items).await?;
                 rekeyed.push(VariableEncrypted {
                     data: sealed.data,
@@ -46,18 +56,27 @@ impl Server {
                     ..var
                 });
             }
+            if rekeyed.is_empty() {
+                continue;
+            }
             let count = rekeyed.len();
             self.commits
                 .commit(Command::VariableRekey { vars: rekeyed })
                 .await?;
             tracing::info!(count, "variables re-encrypted under the active root key");
         }
-        let rekeyed: Vec<String> = self
-            .state()
-            .snapshot()
+        // Only keys that no longer seal any variable are done; others wait for the next pass.
+        let snapshot = self.state().snapshot();
+        let rekeyed: Vec<String> = snapshot
             .root_keys
             .values()
             .filter(|k| k.meta.state == KEY_STATE_REKEYING)
+            .filter(|k| {
+                !snapshot
+                    .variables
+                    .values()
+                    .any(|v| v.key_id == k.meta.key_id)
+            })
             .map(|k| k.meta.key_id.clone())
             .collect();
         if !rekeyed.is_empty() {
