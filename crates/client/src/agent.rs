@@ -95,6 +95,12 @@ pub async fn start(
         network_ip: config.network_ip.clone(),
     };
 
+    if task_api.is_some() {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.prepare_sockets_dir())
+            .await
+            .map_err(|e| ClientError::Config(format!("preparing the sockets directory: {e}")))??;
+    }
     let (updates, update_rx) = Updater::channel();
     let (services, services_rx) = crate::services::ServiceSync::channel();
     let signer = IdentitySigner::new(rpc.clone(), identity.node_id.clone());

@@ -110,11 +110,14 @@ impl StateDir {
     }
 
     /// A directory only the agent can enter, where task sockets are made before they are
-    /// moved into place (see `task_api`).
-    pub fn sockets_dir(&self) -> Result<PathBuf, ClientError> {
-        let dir = self.root.join("sockets");
-        private_dir(&dir)?;
-        Ok(dir)
+    /// moved into place (see `task_api`); made once by [`StateDir::prepare_sockets_dir`].
+    pub fn sockets_dir(&self) -> PathBuf {
+        self.root.join("sockets")
+    }
+
+    /// Creates the sockets directory, private to the agent, whoever made it before.
+    pub fn prepare_sockets_dir(&self) -> Result<(), ClientError> {
+        private_dir(&self.sockets_dir())
     }
 
     fn identity_path(&self) -> PathBuf {

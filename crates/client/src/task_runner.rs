@@ -312,13 +312,8 @@ impl TaskRunner {
         };
         self.close_api_socket();
         let task_dir = self.alloc.dir.task(&self.name).dir;
-        let opened = self
-            .alloc
-            .ctx
-            .state
-            .sockets_dir()
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|staging| task_api::open_socket(server, &task_dir, &staging, user));
+        let staging = self.alloc.ctx.state.sockets_dir();
+        let opened = task_api::open_socket(server, &task_dir, &staging, user);
         match opened {
             Ok(socket) => {
                 *self.api_socket.lock().unwrap_or_else(|e| e.into_inner()) = Some(socket);

@@ -177,32 +177,25 @@ async fn ask_servers(state: &AppState, question: &AclAuthorizeRequest) -> Result
         .upstream
         .as_ref()
         .ok_or_else(|| ApiError::unavailable("no servers are known to this agent"))?;
-    let mut last_error = String::from("no servers configured");
-    for server in &upstream.servers {
-        let sent = upstream
-            .http
-            .post(format!("{server}{}", drover_api::ACL_AUTHORIZE_PATH))
-            .timeout(AUTHORIZE_TIMEOUT)
-            .header(drover_api::NODE_SECRET_HEADER, &upstream.node_secret)
-            .json(question)
-            .send()
-            .await;
-        match sent {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
-            Ok(resp) => {
-                let status = resp.status();
-                let message = resp.text().await.unwrap_or_default();
-                return Err(ApiError {
-                    status,
-                    message: message.trim().to_string(),
-                });
-            }
-            Err(e) => last_error = e.to_string(),
-        }
+    let resp = upstream
+        .first_answer(" to check the token", |server| {
+            upstream
+                .http
+                .post(format!("{server}{}", drover_api::ACL_AUTHORIZE_PATH))
+                .timeout(AUTHORIZE_TIMEOUT)
+                .header(drover_api::NODE_SECRET_HEADER, &upstream.node_secret)
+                .json(question)
+        })
+        .await?;
+    if resp.status().is_success() {
+        return Ok(());
     }
-    Err(ApiError::unavailable(format!(
-        "no server could be reached to check the token: {last_error}"
-    )))
+    let status = resp.status();
+    let message = resp.text().await.unwrap_or_default();
+    Err(ApiError {
+        status,
+        message: message.trim().to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,27 @@ pub struct Upstream {
     pub node_secret: String,
 }
 
+impl Upstream {
+    /// Sends the request `build` makes for each server, in order, until one answers; `what`
+    /// says what for in the error when none does.
+    pub(crate) async fn first_answer(
+        &self,
+        what: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut last_error = String::from("no servers configured");
+        for server in &self.servers {
+            match build(server).send().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Err(ApiError::unavailable(format!(
+            "no server could be reached{what}: {last_error}"
+        )))
+    }
+}
+
 /// Sends the request to the first server that answers.
 pub(crate) async fn proxy(
     State(state): State<AppState>,
@@ -36,24 +57,20 @@ pub(crate) async fn proxy(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let mut last_error = String::from("no servers configured");
-    for server in &upstream.servers {
-        let mut req = upstream
-            .http
-            .request(parts.method.clone(), format!("{server}{path}"));
-        for (name, value) in &parts.headers {
-            if name != "host" && name != "content-length" {
-                req = req.header(name, value);
+    let resp = upstream
+        .first_answer("", |server| {
+            let mut req = upstream
+                .http
+                .request(parts.method.clone(), format!("{server}{path}"));
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    req = req.header(name, value);
+                }
             }
-        }
-        match req.body(body.clone()).send().await {
-            Ok(resp) => return Ok(relay(resp)),
-            Err(e) => last_error = e.to_string(),
-        }
-    }
-    Err(ApiError::unavailable(format!(
-        "no server could be reached: {last_error}"
-    )))
+            req.body(body.clone())
+        })
+        .await?;
+    Ok(relay(resp))
 }
 
 /// The one HTTP client for calls to other agents: shared connections, and a bound on how long
