@@ -94,6 +94,17 @@ impl ClientFs for LocalClient {
         })
     }
 
+    fn exec_task(
+        &self,
+        alloc_id: &str,
+        task: &str,
+    ) -> Result<Box<dyn drover_http::ExecTask>, ApiError> {
+        self.with(|h| h.exec_target(alloc_id, task))
+            .ok_or_else(|| ApiError::unavailable("the client is shutting down"))?
+            .map(crate::client_exec::LocalExecTask::boxed)
+            .map_err(crate::client_exec::api_error)
+    }
+
     fn logs(
         &self,
         alloc_dir: PathBuf,

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub server: Option<ServerBlock>,
     pub client: Option<ClientBlock>,
     pub acl: Option<AclBlock>,
+    pub vault: Option<VaultBlock>,
     pub plugin: Option<BTreeMap<String, PluginBlock>>,
 }
 
@@ -81,6 +82,54 @@ pub struct AclBlock {
     pub enabled: Option<bool>,
 }
 
+/// The agent's `vault` block: where clients log tasks in, and the identity servers give tasks
+/// that have a `vault` block but declare no `vault_default` identity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultBlock {
+    pub enabled: Option<bool>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub jwt_auth_backend_path: Option<String>,
+    pub namespace: Option<String>,
+    pub create_from_role: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: Option<bool>,
+    pub default_identity: Option<DefaultIdentityBlock>,
+}
+
+/// `vault { default_identity { … } }`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultIdentityBlock {
+    pub aud: Option<Vec<String>>,
+    pub ttl: Option<String>,
+    pub env: Option<bool>,
+    pub file: Option<bool>,
+    pub extra_claims: Option<BTreeMap<String, String>>,
+}
+
+/// The effective `vault` block, present when `enabled = true`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VaultSettings {
+    pub address: String,
+    pub jwt_auth_backend_path: String,
+    pub namespace: Option<String>,
+    pub create_from_role: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: bool,
+    /// The `vault_default` identity servers add to tasks that declare none.
+    pub default_identity: Option<drover_api::WorkloadIdentity>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginBlock {
@@ -122,6 +171,8 @@ pub struct Config {
     pub min_dynamic_port: i32,
     pub max_dynamic_port: i32,
     pub acl_enabled: bool,
+    /// `Some` when `vault { enabled = true }`.
+    pub vault: Option<VaultSettings>,
     pub raw_exec_enabled: bool,
     pub dev: bool,
 }
@@ -332,6 +383,8 @@ fn merge(base: FileConfig, over: FileConfig) -> FileConfig {
         acl: merge_opt(base.acl, over.acl, |b, o| AclBlock {
             enabled: o.enabled.or(b.enabled),
         }),
+        // A later `vault` block replaces an earlier one whole.
+        vault: over.vault.or(base.vault),
         plugin: match (base.plugin, over.plugin) {
             (Some(mut b), Some(o)) => {
                 b.extend(o);
@@ -477,9 +530,73 @@ fn finish(c: FileConfig, dev: bool) -> Result<Config, AgentError> {
         min_dynamic_port: min_port,
         max_dynamic_port: max_port,
         acl_enabled: c.acl.and_then(|a| a.enabled).unwrap_or(false),
+        vault: c.vault.map(vault_settings).transpose()?.flatten(),
         raw_exec_enabled,
         dev,
     })
+}
+
+/// The effective `vault` block; `None` unless enabled.
+fn vault_settings(block: VaultBlock) -> Result<Option<VaultSettings>, AgentError> {
+    if !block.enabled.unwrap_or(false) {
+        return Ok(None);
+    }
+    if let Some(name) = block.name.as_deref().filter(|n| *n != "default") {
+        return Err(AgentError::Config(format!(
+            "vault.name {name:?}: only the \"default\" Vault cluster is available"
+        )));
+    }
+    let address = block
+        .address
+        .unwrap_or_else(|| "https://vault.service.consul:8200".into());
+    if !(address.starts_with("http://") || address.starts_with("https://")) {
+        return Err(AgentError::Config(format!(
+            "invalid vault.address {address:?}: it must be an http:// or https:// URL"
+        )));
+    }
+    let default_identity = block
+        .default_identity
+        .map(|d| -> Result<_, AgentError> {
+            let ttl = match d.ttl {
+                Some(ttl) => drover_api::duration::parse(&ttl)
+                    .map_err(|e| AgentError::Config(format!("vault.default_identity.ttl: {e}")))?,
+                None => 0,
+            };
+            let mut wi = drover_api::WorkloadIdentity {
+                name: "vault_default".into(),
+                audience: d
+                    .aud
+                    .unwrap_or_else(|| vec![drover_api::DEFAULT_VAULT_AUDIENCE.into()]),
+                env: d.env.unwrap_or(false),
+                file: d.file.unwrap_or(false),
+                ttl,
+                extra_claims: d.extra_claims.unwrap_or_default(),
+                ..Default::default()
+            };
+            wi.canonicalize();
+            let mut problems = Vec::new();
+            wi.validate("vault.default_identity", &mut problems);
+            if let Some(problem) = problems.first() {
+                return Err(AgentError::Config(problem.clone()));
+            }
+            Ok(wi)
+        })
+        .transpose()?;
+    Ok(Some(VaultSettings {
+        address,
+        jwt_auth_backend_path: block
+            .jwt_auth_backend_path
+            .unwrap_or_else(|| "jwt-nomad".into()),
+        namespace: block.namespace.filter(|n| !n.is_empty()),
+        create_from_role: block.create_from_role.filter(|r| !r.is_empty()),
+        ca_file: block.ca_file,
+        ca_path: block.ca_path,
+        cert_file: block.cert_file,
+        key_file: block.key_file,
+        tls_server_name: block.tls_server_name,
+        tls_skip_verify: block.tls_skip_verify.unwrap_or(false),
+        default_identity,
+    }))
 }
 
 fn hostname() -> String {
@@ -530,6 +647,49 @@ mod tests {
         assert!(c.acl_enabled && c.raw_exec_enabled && c.server_enabled && c.client_enabled);
         assert_eq!(c.heartbeat_grace, std::time::Duration::from_secs(2));
         assert_eq!(c.meta.get("rack").map(String::as_str), Some("r1"));
+    }
+
+    #[test]
+    fn vault_block_with_default_identity() {
+        let file = parse(
+            r#"
+            vault {
+              enabled               = true
+              address               = "http://127.0.0.1:8200"
+              jwt_auth_backend_path = "nomad_jwt"
+              default_identity {
+                aud = ["vault.io"]
+                ttl = "10m"
+                extra_claims {
+                  nomad_workload_id = "${job.namespace}:${job.id}"
+                }
+              }
+            }
+            "#,
+            "agent.hcl",
+        )
+        .unwrap();
+        let c = finish(merge(dev_defaults(), file), true).unwrap();
+        let vault = c.vault.expect("vault enabled");
+        assert_eq!(vault.address, "http://127.0.0.1:8200");
+        assert_eq!(vault.jwt_auth_backend_path, "nomad_jwt");
+        let wi = vault.default_identity.expect("default identity");
+        assert_eq!(wi.name, "vault_default");
+        assert_eq!(wi.audience, vec!["vault.io".to_string()]);
+        assert_eq!(wi.ttl, 600 * 1_000_000_000);
+        assert_eq!(
+            wi.extra_claims.get("nomad_workload_id").map(String::as_str),
+            Some("${job.namespace}:${job.id}")
+        );
+
+        let off = parse("vault { address = \"http://x:1\" }", "a.hcl").unwrap();
+        assert_eq!(
+            finish(merge(dev_defaults(), off), true).unwrap().vault,
+            None
+        );
+        let bad = parse("vault {\n enabled = true\n address = \"x:1\"\n}", "a.hcl").unwrap();
+        let err = finish(merge(dev_defaults(), bad), true).unwrap_err();
+        assert!(err.to_string().contains("vault.address"), "{err}");
     }
 
     #[test]

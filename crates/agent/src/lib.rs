@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod client_exec;
 mod client_fs;
 pub mod config;
 mod run;

@@ -82,6 +82,10 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         };
         sc.gc_interval = config.job_gc_interval;
         sc.acl_enabled = config.acl_enabled;
+        sc.vault_default_identity = config
+            .vault
+            .as_ref()
+            .and_then(|v| v.default_identity.clone());
         sc.keyring = drover_server::KeyringConfig {
             oidc_issuer: config.oidc_issuer.clone(),
             signing_algorithm: config.identity_signing_algorithm.parse().map_err(|e| {
@@ -140,6 +144,7 @@ async fn serve(config: Config) -> Result<(), AgentError> {
         min_dynamic_port: config.min_dynamic_port,
         max_dynamic_port: config.max_dynamic_port,
         raw_exec_enabled: config.raw_exec_enabled,
+        vault: config.vault.as_ref().map(client_vault_config),
     });
     // A client-only agent asks its servers about requests it answers itself, as its node.
     let upstream = match (&client_config, config.server_enabled) {
@@ -292,4 +297,24 @@ fn upstream_client() -> reqwest::Client {
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .unwrap_or_default()
+}
+
+/// The client's side of the agent's `vault` block.
+fn client_vault_config(v: &crate::config::VaultSettings) -> drover_client::ClientVaultConfig {
+    drover_client::ClientVaultConfig {
+        client: drover_vault::VaultConfig {
+            address: v.address.clone(),
+            namespace: v.namespace.clone(),
+            tls: drover_vault::TlsConfig {
+                ca_file: v.ca_file.clone(),
+                ca_path: v.ca_path.clone(),
+                cert_file: v.cert_file.clone(),
+                key_file: v.key_file.clone(),
+                tls_server_name: v.tls_server_name.clone(),
+                tls_skip_verify: v.tls_skip_verify,
+            },
+        },
+        auth_path: v.jwt_auth_backend_path.clone(),
+        create_from_role: v.create_from_role.clone(),
+    }
 }

@@ -4,6 +4,7 @@
 //! and node-metadata endpoints are in the `acl` submodule.
 
 mod acl;
+pub mod exec;
 mod services;
 #[cfg(test)]
 mod test_server;

@@ -125,6 +125,9 @@ pub struct Task {
     pub identities: Vec<WorkloadIdentity>,
     #[serde(deserialize_with = "nullable::de")]
     pub services: Vec<crate::services::Service>,
+    #[serde(deserialize_with = "nullable::de")]
+    pub templates: Vec<crate::template::Template>,
+    pub vault: Option<crate::vault::Vault>,
 }
 
 /// CPU and memory a task asks for.
@@ -558,6 +561,12 @@ impl Task {
         for wi in self.identity.iter_mut().chain(&mut self.identities) {
             wi.canonicalize();
         }
+        for template in &mut self.templates {
+            template.canonicalize();
+        }
+        if let Some(vault) = &mut self.vault {
+            vault.canonicalize();
+        }
     }
 
     fn validate(&self, errors: &mut Vec<String>) {
@@ -595,6 +604,10 @@ impl Task {
             validate_constraint(c, &what, errors);
         }
         self.validate_identities(&what, errors);
+        crate::template::validate_templates(&self.templates, &what, errors);
+        if let Some(vault) = &self.vault {
+            vault.validate(&what, errors);
+        }
     }
 
     fn validate_identities(&self, what: &str, errors: &mut Vec<String>) {

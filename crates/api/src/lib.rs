@@ -13,6 +13,7 @@ pub mod allocs;
 pub mod client;
 pub mod duration;
 pub mod evals;
+pub mod exec;
 pub mod fs;
 pub mod identity;
 pub mod internal;
@@ -22,8 +23,10 @@ pub mod keyring;
 pub mod nodes;
 mod nullable;
 pub mod services;
+pub mod template;
 pub mod time;
 pub mod variables;
+pub mod vault;
 
 pub use acl::*;
 pub use agent::*;
@@ -35,7 +38,9 @@ pub use jobs::*;
 pub use keyring::*;
 pub use nodes::*;
 pub use services::*;
+pub use template::*;
 pub use variables::*;
+pub use vault::*;
 
 /// The namespace used when none is given.
 pub const DEFAULT_NAMESPACE: &str = "default";

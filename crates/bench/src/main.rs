@@ -4,7 +4,8 @@
 //! `submit` (submit-to-running over 200 jobs), `scheduler` (1,000 placements on 5,000 nodes), `identity` (placements with and without
 //! identities being fetched, identities issued per second), `task_api` (authenticated requests
 //! over a task's socket beside TCP), `variables` (variable writes and reads per second through
-//! the HTTP API beside raw append+fsync on the same disk).
+//! the HTTP API beside raw append+fsync on the same disk), `vault` (task start with a Vault secret
+//! template beside without, and steady-state token renewals, against a real OpenBao).
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ mod identity;
 mod scenarios;
 mod task_api;
 mod variables;
+mod vault;
 
 use std::path::PathBuf;
 
@@ -19,7 +21,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let Some(bin) = args.next().map(PathBuf::from) else {
         eprintln!(
-            "usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity|task_api|variables]…"
+            "usage: drover-bench <path-to-drover> [startup|submit|scheduler|identity|task_api|variables|vault]…"
         );
         std::process::exit(2);
     };
@@ -47,6 +49,7 @@ fn main() {
                 "identity" => identity::identity(&bin).await,
                 "task_api" => task_api::task_api(&bin).await,
                 "variables" => variables::variables(&bin).await,
+                "vault" => vault::vault(&bin).await,
                 other => Err(format!("unknown scenario {other:?}")),
             }
         });

@@ -10,6 +10,8 @@ pub enum Outcome {
     Success,
     /// Exit code 2: the job was accepted but some allocations could not be placed.
     PlacementFailure,
+    /// The exit code of a command the CLI ran for the user (`alloc exec`).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -17,6 +19,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::PlacementFailure => 2,
+            Outcome::Exit(code) => code,
         }
     }
 }

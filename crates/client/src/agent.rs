@@ -104,6 +104,19 @@ pub async fn start(
     let (updates, update_rx) = Updater::channel();
     let (services, services_rx) = crate::services::ServiceSync::channel();
     let signer = IdentitySigner::new(rpc.clone(), identity.node_id.clone());
+    let agent_addr = format!("http://{}", config.http_addr);
+    let vault = config
+        .vault
+        .as_ref()
+        .map(|v| -> Result<_, ClientError> {
+            Ok(crate::vault::VaultAccess {
+                client: drover_vault::VaultClient::new(&v.client)
+                    .map_err(|e| ClientError::Config(format!("vault: {e}")))?,
+                auth_path: v.auth_path.clone(),
+                default_role: v.create_from_role.clone(),
+            })
+        })
+        .transpose()?;
     let ctx = Arc::new(RunnerContext {
         drivers: drivers
             .iter()
@@ -115,9 +128,15 @@ pub async fn start(
         state: state.clone(),
         updates: updates.clone(),
         services,
-        hooks: crate::hooks::default_hooks(signer.clone()),
+        hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
+            signer: signer.clone(),
+            agent_addr: agent_addr.clone(),
+            vault: vault.clone(),
+        }),
         identities: signer,
         task_api,
+        agent_addr,
+        vault,
     });
 
     let restored = {
@@ -253,6 +272,24 @@ impl ClientHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         runners.get(alloc_id)?.default_identity(task)
+    }
+
+    /// Task `task` of allocation `alloc_id`, to start commands in (`alloc exec`); fails only
+    /// for an allocation this client does not run.
+    pub fn exec_target(
+        &self,
+        alloc_id: &str,
+        task: &str,
+    ) -> Result<crate::ExecTarget, crate::ExecError> {
+        let runners = self
+            .runners
+            .runners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let runner = runners
+            .get(alloc_id)
+            .ok_or_else(|| crate::ExecError::UnknownAllocation(alloc_id.to_string()))?;
+        Ok(crate::exec::target(runner.shared(), task))
     }
 
     /// The directory of an allocation this client runs or ran, for the filesystem API.

@@ -35,6 +35,10 @@ pub struct RunnerContext {
     pub identities: IdentitySigner,
     /// Serves each task's API socket; `None` runs tasks without one.
     pub task_api: Option<Arc<dyn crate::task_api::TaskApiServer>>,
+    /// The agent's HTTP API (`http://host:port`), where templates read Nomad data.
+    pub agent_addr: String,
+    /// Where tasks with a `vault` block log in; `None` when the client has no `vault` block.
+    pub vault: Option<crate::vault::VaultAccess>,
 }
 
 /// Why a task is being killed.
@@ -309,6 +313,11 @@ impl AllocRunner {
 
     pub fn dir(&self) -> &AllocDir {
         &self.shared.dir
+    }
+
+    /// The state shared with the allocation's task runners.
+    pub fn shared(&self) -> &AllocShared {
+        &self.shared
     }
 
     /// The current default workload identity token of `task`.

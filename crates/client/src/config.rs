@@ -25,6 +25,18 @@ pub struct ClientConfig {
     pub max_dynamic_port: i32,
     /// raw_exec runs tasks unisolated, so it must be enabled explicitly (dev mode does).
     pub raw_exec_enabled: bool,
+    /// The agent's `vault` block, when enabled: where tasks with a `vault` block log in.
+    pub vault: Option<ClientVaultConfig>,
+}
+
+/// The client's side of the agent's `vault` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientVaultConfig {
+    pub client: drover_vault::VaultConfig,
+    /// `jwt_auth_backend_path`.
+    pub auth_path: String,
+    /// `create_from_role`: the role of tasks whose block names none.
+    pub create_from_role: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +55,7 @@ impl Default for ClientConfig {
             min_dynamic_port: 20000,
             max_dynamic_port: 32000,
             raw_exec_enabled: false,
+            vault: None,
         }
     }
 }

@@ -17,11 +17,13 @@ use drover_drivers::{
 use tokio::sync::watch;
 
 use crate::alloc_runner::{AllocShared, KillReason};
-use crate::hooks::{HookContext, run_prestart};
+use crate::hooks::{EventSink, HookContext, TemplateHook, run_prestart};
 use crate::identity::{ChangeAction, Renewal, Renewer};
 use crate::restarts::{Decision, Policy, REASON_UNRECOVERABLE, RestartTracker};
 use crate::task_api::{self, TaskApiSocket};
 use crate::task_state as ts;
+use crate::template::watch::{Rendered, Watcher};
+use crate::vault::{TaskToken, TokenChange, TokenRenewer};
 
 /// Nomad's default `kill_timeout`.
 const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +34,13 @@ enum Outcome {
     Killed,
     /// Stopped to be started again, as a renewed identity asked.
     Restart,
+}
+
+/// What the hooks leave for the running task besides its handle.
+#[derive(Default)]
+struct Started {
+    vault_token: Option<TaskToken>,
+    templates: Option<Rendered>,
 }
 
 /// Why a start did not leave a task running.
@@ -127,10 +136,15 @@ impl TaskRunner {
         let mut tracker = RestartTracker::new(policy, &job_type, Instant::now());
 
         let mut handle: Option<Box<dyn TaskHandle>> = None;
+        let mut started = Started::default();
         let mut pending_exit: Option<ExitResult> = None;
         if let Some((state, config)) = &restored {
             match self.reattach(driver.as_ref(), state, config).await {
-                Ok(h) => handle = Some(h),
+                Ok(h) => {
+                    handle = Some(h);
+                    started.vault_token = self.recovered_vault_token(&task);
+                    started.templates = self.restored_templates(&task, config);
+                }
                 Err(exit) => pending_exit = Some(exit),
             }
         }
@@ -148,7 +162,10 @@ impl TaskRunner {
                                 return;
                             }
                             match self.start(&task, driver.as_ref()).await {
-                                Ok(h) => h,
+                                Ok((h, s)) => {
+                                    started = s;
+                                    h
+                                }
                                 // Back to the top, which records the kill.
                                 Err(StartFailure::Killed) => continue,
                                 Err(StartFailure::Failed(failure)) => {
@@ -162,7 +179,8 @@ impl TaskRunner {
                             }
                         }
                     };
-                    match self.wait_or_kill(running.as_ref(), &task).await {
+                    let extras = std::mem::take(&mut started);
+                    match self.wait_or_kill(running.as_ref(), &task, extras).await {
                         Outcome::Killed => {
                             self.finish(false).await;
                             return;
@@ -260,8 +278,9 @@ impl TaskRunner {
         &self,
         task: &Task,
         driver: &dyn Driver,
-    ) -> Result<Box<dyn TaskHandle>, StartFailure> {
+    ) -> Result<(Box<dyn TaskHandle>, Started), StartFailure> {
         self.event(ts::setup());
+        let (alloc, name) = (self.alloc.clone(), self.name.clone());
         let mut ctx = HookContext {
             alloc: self.alloc.alloc(),
             task: task.clone(),
@@ -269,6 +288,11 @@ impl TaskRunner {
             node: self.alloc.ctx.node.clone(),
             task_config: TaskConfig::default(),
             identities: self.alloc.task(&self.name).identities,
+            events: EventSink(Arc::new(move |e| {
+                alloc.update_task(&name, |t| ts::push_event(&mut t.state, e))
+            })),
+            vault_token: None,
+            templates: None,
         };
         let prestart = tokio::select! {
             done = run_prestart(&self.alloc.ctx.hooks, &mut ctx) => done,
@@ -301,7 +325,58 @@ impl TaskRunner {
         // The handle must be on disk before anything else can happen to this agent, so that a
         // restart re-attaches instead of starting a second copy.
         self.alloc.persist().await;
-        Ok(handle)
+        Ok((
+            handle,
+            Started {
+                vault_token: ctx.vault_token,
+                templates: ctx.templates,
+            },
+        ))
+    }
+
+    /// The Vault token of a task re-attached after an agent restart, as its files hold it, with
+    /// a short lease assumed until the first renewal tells the real one.
+    fn recovered_vault_token(&self, task: &Task) -> Option<TaskToken> {
+        task.vault.as_ref()?;
+        let token = crate::vault::saved_token(&self.alloc.dir.task(&self.name))?;
+        Some(TaskToken {
+            token,
+            lease: crate::vault::RECOVERED_LEASE,
+            renewable: true,
+        })
+    }
+
+    /// The templates of a task re-attached after an agent restart, with what the earlier agent
+    /// wrote taken as their outputs: the watcher fetches their data again and tells the task
+    /// only of what differs.
+    fn restored_templates(&self, task: &Task, config: &TaskConfig) -> Option<Rendered> {
+        if task.templates.is_empty() {
+            return None;
+        }
+        let dir = self.alloc.dir.task(&self.name);
+        match crate::template::TaskTemplates::load(task, &dir, config.env.clone()) {
+            Ok(mut templates) => {
+                templates.adopt_written_outputs();
+                Some(Rendered {
+                    templates,
+                    data: Default::default(),
+                    next: Default::default(),
+                })
+            }
+            Err(e) => {
+                tracing::warn!(task = %self.name, error = %e, "cannot take the task's templates over");
+                None
+            }
+        }
+    }
+
+    /// The current token of the task's identity `name`.
+    fn identity_jwt(&self, name: &str) -> Option<String> {
+        self.alloc
+            .task(&self.name)
+            .identities
+            .get(name)
+            .map(|h| h.jwt.clone())
     }
 
     /// Opens the task's API socket (replacing one left from an earlier run); false when the
@@ -333,8 +408,14 @@ impl TaskRunner {
             .take();
     }
 
-    /// Waits for the running task to exit or to be killed, renewing its identities meanwhile.
-    async fn wait_or_kill(&self, handle: &dyn TaskHandle, task: &Task) -> Outcome {
+    /// Waits for the running task to exit or to be killed, renewing its identities and Vault
+    /// token and re-rendering its templates meanwhile.
+    async fn wait_or_kill(
+        &self,
+        handle: &dyn TaskHandle,
+        task: &Task,
+        started: Started,
+    ) -> Outcome {
         let mut renewer = Renewer::new(
             self.alloc.ctx.identities.clone(),
             self.alloc.id.clone(),
@@ -342,6 +423,47 @@ impl TaskRunner {
             self.alloc.dir.task(&self.name).dir,
             self.alloc.task(&self.name).identities,
         );
+        let ctx = &self.alloc.ctx;
+        let (token_tx, token_rx) = tokio::sync::watch::channel(
+            started
+                .vault_token
+                .as_ref()
+                .map(|t| t.token.clone())
+                .unwrap_or_default(),
+        );
+        let vault_block = task.vault.clone();
+        let mut vault = match (&ctx.vault, &vault_block, started.vault_token) {
+            (Some(access), Some(block), Some(token)) => Some(TokenRenewer::new(
+                access.clone(),
+                block.clone(),
+                task.clone(),
+                self.alloc.dir.task(&self.name),
+                token,
+            )),
+            _ => None,
+        };
+        let vault_identity = vault_block
+            .as_ref()
+            .map(|b| b.identity_name())
+            .unwrap_or_default();
+        let mut templates = match started.templates {
+            Some(rendered) => {
+                let identity = self.identity_jwt(drover_api::DEFAULT_IDENTITY);
+                let vault_source = ctx
+                    .vault
+                    .as_ref()
+                    .filter(|_| vault.is_some())
+                    .map(|a| (a, token_rx.clone()));
+                match TemplateHook::sources(&ctx.agent_addr, identity, vault_source) {
+                    Ok(sources) => Some(Watcher::spawn(rendered, sources)),
+                    Err(e) => {
+                        tracing::warn!(task = %self.name, error = %e, "templates will not be re-rendered");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         loop {
             tokio::select! {
                 exit = handle.wait() => return Outcome::Exited(exit),
@@ -352,6 +474,42 @@ impl TaskRunner {
                 renewal = renewer.next() => {
                     if let Some(outcome) = self.identities_renewed(handle, task, renewal).await {
                         return outcome;
+                    }
+                }
+                change = next_token_change(&mut vault, || self.identity_jwt(&vault_identity)) => {
+                    let block = vault_block.clone().unwrap_or_default();
+                    match change {
+                        TokenChange::Replaced(token) => {
+                            let _ = token_tx.send(token.token);
+                            let action = ChangeAction::strongest([(block.change_mode.as_str(), block.change_signal.as_str())]);
+                            if let Some(outcome) = self.tell(handle, task, action, ts::REASON_VAULT_TOKEN_CHANGED).await {
+                                return outcome;
+                            }
+                        }
+                        TokenChange::Lost(reason) => {
+                            // Started again, the task waits for a token before it runs.
+                            self.event(ts::new_event(ts::EVENT_VAULT, reason));
+                            self.event(ts::restart_signaled(ts::REASON_VAULT_TOKEN_CHANGED));
+                            self.stop_task(handle, task).await;
+                            return Outcome::Restart;
+                        }
+                    }
+                }
+                change = next_template_change(&mut templates) => {
+                    match change {
+                        Ok(change) => {
+                            for script in &change.scripts {
+                                self.run_change_script(handle, script).await;
+                            }
+                            let reason = match change.action {
+                                ChangeAction::Restart => ts::REASON_TEMPLATE_RESTART,
+                                _ => ts::REASON_TEMPLATE_SIGNAL,
+                            };
+                            if let Some(outcome) = self.tell(handle, task, change.action, reason).await {
+                                return outcome;
+                            }
+                        }
+                        Err(e) => self.event(ts::new_event(ts::EVENT_TEMPLATE, format!("Template failed: {e}"))),
                     }
                 }
             }
@@ -370,11 +528,24 @@ impl TaskRunner {
         self.alloc.keep_identities(&self.name, renewal.identities);
         // On disk at once, so that an agent restarting now finds the renewed tokens.
         self.alloc.persist().await;
-        match renewal.action {
+        self.tell(handle, task, renewal.action, ts::REASON_IDENTITY_RENEWED)
+            .await
+    }
+
+    /// Signals or restarts the task as `action` asks, saying `reason`. `Some` once the task was
+    /// stopped to be restarted.
+    async fn tell(
+        &self,
+        handle: &dyn TaskHandle,
+        task: &Task,
+        action: ChangeAction,
+        reason: &str,
+    ) -> Option<Outcome> {
+        match action {
             ChangeAction::Nothing => None,
             ChangeAction::Signal(signals) => {
                 for signal in signals {
-                    self.event(ts::signaling(signal, ts::REASON_IDENTITY_RENEWED));
+                    self.event(ts::signaling(signal, reason));
                     if let Err(e) = handle.signal(signal) {
                         tracing::warn!(task = %self.name, %signal, error = %e, "cannot signal the task");
                     }
@@ -382,11 +553,84 @@ impl TaskRunner {
                 None
             }
             ChangeAction::Restart => {
-                self.event(ts::restart_signaled(ts::REASON_IDENTITY_RENEWED));
+                self.event(ts::restart_signaled(reason));
                 self.stop_task(handle, task).await;
                 Some(Outcome::Restart)
             }
         }
+    }
+
+    /// Runs a template's `change_script` inside the task, within its timeout; a failure is an
+    /// event, and kills the task when the script asks (`fail_on_error`).
+    async fn run_change_script(&self, handle: &dyn TaskHandle, script: &drover_api::ChangeScript) {
+        let failed = match self.change_script_outcome(script).await {
+            Ok(()) => {
+                self.event(ts::new_event(
+                    ts::EVENT_TEMPLATE,
+                    format!(
+                        "Template ran script {} with arguments {:?} on change",
+                        script.command, script.args
+                    ),
+                ));
+                return;
+            }
+            Err(reason) => reason,
+        };
+        self.event(ts::new_event(
+            ts::EVENT_TEMPLATE,
+            format!("Template failed to run script {}: {failed}", script.command),
+        ));
+        if script.fail_on_error {
+            tracing::warn!(task = %self.name, "change script failed; killing the task");
+            let _ = handle.signal(Signal::SIGKILL);
+        }
+    }
+
+    async fn change_script_outcome(&self, script: &drover_api::ChangeScript) -> Result<(), String> {
+        let config = self
+            .alloc
+            .task(&self.name)
+            .config
+            .ok_or("the task is not running")?;
+        let driver = self
+            .alloc
+            .task_def(&self.name)
+            .and_then(|(t, _)| self.alloc.ctx.drivers.get(&t.driver).cloned())
+            .ok_or("the task's driver is not available")?;
+        let options = drover_drivers::ExecOptions {
+            command: std::iter::once(script.command.clone())
+                .chain(script.args.iter().cloned())
+                .collect(),
+            tty: false,
+        };
+        let timeout = script
+            .timeout
+            .and_then(|ns| u64::try_from(ns).ok())
+            .map(Duration::from_nanos)
+            .unwrap_or(Duration::from_secs(5));
+        let run = async {
+            let mut session = driver
+                .exec(&config, options)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = session
+                .input
+                .send(drover_api::exec::ExecInput::close_stdin())
+                .await;
+            while let Some(frame) = session.output.recv().await {
+                if let Some(result) = frame.result.filter(|_| frame.exited) {
+                    return if result.exit_code == 0 {
+                        Ok(())
+                    } else {
+                        Err(format!("exit code {}", result.exit_code))
+                    };
+                }
+            }
+            Err("the script ended without an exit code".to_string())
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| format!("timed out after {timeout:?}"))?
     }
 
     /// Kills the task for good, saying why.
@@ -416,6 +660,27 @@ impl TaskRunner {
             Ok(exit) => self.event(ts::terminated(&exit)),
             Err(e) => tracing::warn!(task = %self.name, error = %e, "killing task failed"),
         }
+    }
+}
+
+/// The next change of the task's Vault token; pending when it has none.
+async fn next_token_change(
+    renewer: &mut Option<TokenRenewer>,
+    current_jwt: impl Fn() -> Option<String>,
+) -> TokenChange {
+    match renewer {
+        Some(r) => r.next(current_jwt).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next change of the task's templates; pending when it has none.
+async fn next_template_change(
+    watcher: &mut Option<Watcher>,
+) -> Result<crate::template::Change, String> {
+    match watcher {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
     }
 }
 

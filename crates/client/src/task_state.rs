@@ -18,6 +18,16 @@ pub const EVENT_SIGNALING: &str = "Signaling";
 /// Nomad's event type for a restart asked of a running task (not counted by the restart
 /// policy).
 pub const EVENT_RESTART_SIGNALED: &str = "Restart Signaled";
+/// Nomad's event type for what templates wait for or did.
+pub const EVENT_TEMPLATE: &str = "Template";
+/// Event type for a task waiting on Vault for its token.
+pub const EVENT_VAULT: &str = "Vault";
+/// Why re-rendered templates restart their task (Nomad's words).
+pub const REASON_TEMPLATE_RESTART: &str = "Template with change_mode restart re-rendered";
+/// Why re-rendered templates signal their task.
+pub const REASON_TEMPLATE_SIGNAL: &str = "Template re-rendered";
+/// Why a replaced Vault token signals or restarts its task.
+pub const REASON_VAULT_TOKEN_CHANGED: &str = "Vault: new Vault token acquired";
 /// Why a renewed workload identity signals or restarts its task.
 pub const REASON_IDENTITY_RENEWED: &str = "Identity renewed";
 

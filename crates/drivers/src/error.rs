@@ -52,6 +52,9 @@ pub enum DriverError {
     /// A blocking step ran on a worker that panicked or was cancelled.
     #[error("driver runtime failure: {0}")]
     Runtime(String),
+    /// The driver cannot run commands inside its tasks.
+    #[error("driver {0:?} does not support running commands in its tasks (alloc exec)")]
+    ExecNotSupported(&'static str),
     /// The task recorded in a handle state is no longer running.
     #[error("task process {pid} is no longer running")]
     NotRunning { pid: i32 },

@@ -4,10 +4,15 @@
 //! A driver starts a task from a [`TaskConfig`] and returns a [`TaskHandle`]. The handle's
 //! [`HandleState`] is plain data the client persists, so that a restarted agent can call
 //! [`Driver::recover`] and re-attach to a task that kept running while the agent was away.
+//! [`Driver::exec`] starts a command inside a running task (`alloc exec`); drivers that run
+//! tasks as host processes share [`exec_in_task`] for it.
 
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere but in `exec_in_task::pty`, which must make system calls in
+// a forked child and register a terminal with tokio's reactor (see there).
+#![deny(unsafe_code)]
 
 mod error;
+pub mod exec_in_task;
 mod handle;
 pub mod logs;
 pub mod proc;
@@ -20,6 +25,7 @@ use std::pin::Pin;
 
 pub use drover_api::DriverInfo;
 pub use error::DriverError;
+pub use exec_in_task::{ExecOptions, ExecSession};
 pub use handle::{ExitResult, HandleState, TaskHandle};
 pub use nix::sys::signal::Signal;
 pub use raw_exec::RawExecDriver;
@@ -50,4 +56,21 @@ pub trait Driver: Send + Sync {
         task: &'a TaskConfig,
         state: &'a HandleState,
     ) -> BoxFuture<'a, Result<Box<dyn TaskHandle>, DriverError>>;
+
+    /// Whether commands of this driver's tasks see only the task's filesystem. Without that
+    /// isolation, `alloc exec` reaches the host, which Nomad guards with `alloc-node-exec`.
+    fn isolates_filesystem(&self) -> bool {
+        false
+    }
+
+    /// Starts a command inside a running task's context (`alloc exec`).
+    fn exec<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        options: ExecOptions,
+    ) -> BoxFuture<'a, Result<ExecSession, DriverError>> {
+        let _ = (task, options);
+        let driver = self.name();
+        Box::pin(async move { Err(DriverError::ExecNotSupported(driver)) })
+    }
 }

@@ -36,6 +36,10 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         "/v1/client/metadata" => Some(NodeWrite),
         "/v1/client/fs/logs/{alloc}" => ns("read-logs"),
         "/v1/client/fs/ls/{alloc}" | "/v1/client/fs/cat/{alloc}" => ns("read-fs"),
+        // alloc-exec (and alloc-node-exec where the driver does not isolate the filesystem) in
+        // the allocation's own namespace: the handler checks them once it knows the allocation
+        // and, with `ws_handshake`, the token sent in the socket's first message.
+        "/v1/client/allocation/{id}/exec" => Some(Public),
         "/v1/jobs" if read => ns("list-jobs"),
         "/v1/jobs" => ns("submit-job"),
         "/v1/jobs/parse" => ns("parse-job"),
@@ -134,12 +138,42 @@ pub async fn authorize(
         _ => drover_api::DEFAULT_NAMESPACE.to_string(),
     };
     let secret = token(request.headers());
-    let decided = match &state.server {
-        Some(server) => server
-            .authorize(secret.as_deref(), state.task_api, &permission, &request_ns)
-            .map(|resolved| {
+    match decide(&state, secret, permission, request_ns).await {
+        Ok(resolved) => {
+            if let Some(resolved) = resolved {
                 request.extensions_mut().insert(resolved);
-            })
+            }
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Whether the caller presenting `secret` has `permission` in `namespace`, for handlers that
+/// learn what to check only from the request's target (such as an allocation's namespace).
+pub(crate) async fn check(
+    state: &AppState,
+    secret: Option<String>,
+    permission: Permission,
+    namespace: &str,
+) -> Result<(), ApiError> {
+    decide(state, secret, permission, namespace.to_string())
+        .await
+        .map(|_| ())
+}
+
+/// The decision: made by the server on a server agent (which also tells who the caller is), or
+/// asked of the servers by a client-only agent.
+async fn decide(
+    state: &AppState,
+    secret: Option<String>,
+    permission: Permission,
+    namespace: String,
+) -> Result<Option<drover_server::Resolved>, ApiError> {
+    match &state.server {
+        Some(server) => server
+            .authorize(secret.as_deref(), state.task_api, &permission, &namespace)
+            .map(Some)
             .map_err(ApiError::from),
         None => {
             let question = AclAuthorizeRequest {
@@ -151,14 +185,10 @@ pub async fn authorize(
                 secret,
                 task_api: state.task_api,
                 permission,
-                namespace: request_ns,
+                namespace,
             };
-            ask_servers(&state, &question).await
+            ask_servers(state, &question).await.map(|()| None)
         }
-    };
-    match decided {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
     }
 }
 

@@ -22,10 +22,31 @@ async fn locate(
     uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
 ) -> Result<Located, ApiError> {
+    match owner(state, alloc_id, headers)? {
+        Owner::Local(dir, client) => Ok(Located::Local(dir, client)),
+        Owner::Remote(base) => Ok(Located::Remote(
+            forward::to_agent(&base, uri, headers).await?,
+        )),
+    }
+}
+
+/// Who answers for an allocation: this agent's client, or the agent at a base URL.
+pub(crate) enum Owner {
+    Local(std::path::PathBuf, std::sync::Arc<dyn crate::ClientFs>),
+    Remote(String),
+}
+
+/// Finds who answers for `alloc_id`: the local client when it runs the allocation, else (on a
+/// server) the agent of the allocation's node, or (on a client-only agent) its first server.
+pub(crate) fn owner(
+    state: &AppState,
+    alloc_id: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Owner, ApiError> {
     if let Some(client) = &state.client
         && let Some(dir) = client.alloc_dir(alloc_id)
     {
-        return Ok(Located::Local(dir, client.clone()));
+        return Ok(Owner::Local(dir, client.clone()));
     }
     let unknown = || ApiError::not_found(format!("Unknown allocation \"{alloc_id}\""));
     let hops = forward::hops(headers);
@@ -36,9 +57,7 @@ async fn locate(
         // A client-only agent asks its servers, which know where the allocation runs.
         let upstream = state.upstream.as_ref().ok_or_else(unknown)?;
         let base = upstream.servers.first().ok_or_else(unknown)?;
-        return Ok(Located::Remote(
-            forward::to_agent(base, uri, headers).await?,
-        ));
+        return Ok(Owner::Remote(base.clone()));
     };
     let snap = server.state().snapshot();
     let alloc = snap.allocs.get(alloc_id).ok_or_else(unknown)?;
@@ -57,8 +76,7 @@ async fn locate(
     {
         return Err(unknown());
     }
-    let response = forward::to_agent(&format!("http://{}", node.http_addr), uri, headers).await?;
-    Ok(Located::Remote(response))
+    Ok(Owner::Remote(format!("http://{}", node.http_addr)))
 }
 
 /// The allocation named in the path, when this agent's client runs it. For an allocation on

@@ -13,6 +13,7 @@ mod body;
 mod client_meta;
 mod error;
 mod evals;
+mod exec;
 mod forward;
 mod fs;
 mod internal;
@@ -33,6 +34,7 @@ use axum::routing::{any, delete, get, post, put};
 use drover_server::Server;
 
 pub use error::ApiError;
+pub use exec::{ExecStreams, ExecTask};
 pub use forward::Upstream;
 
 /// A stream of log chunks: `(file name, offset of the first byte, bytes)`.
@@ -53,7 +55,8 @@ pub enum LogOrigin {
     End,
 }
 
-/// The local client, as the HTTP layer needs it: its allocation files and its node metadata.
+/// The local client, as the HTTP layer needs it: its allocation files, its node metadata and
+/// its tasks to run commands in.
 pub trait ClientFs: Send + Sync {
     /// The ID of the local node.
     fn node_id(&self) -> String;
@@ -88,6 +91,9 @@ pub trait ClientFs: Send + Sync {
         offset: i64,
         follow: bool,
     ) -> LogStream;
+    /// Task `task` of an allocation this client runs, to start commands in (`alloc exec`);
+    /// 404 for an allocation it does not run.
+    fn exec_task(&self, alloc_id: &str, task: &str) -> Result<Box<dyn ExecTask>, ApiError>;
 }
 
 /// Facts about this agent shown by `/v1/agent/*`.
@@ -123,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
         .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
         .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route("/v1/client/allocation/{id}/exec", get(exec::exec))
         .route(
             "/v1/client/metadata",
             get(client_meta::metadata).post(client_meta::metadata_apply),

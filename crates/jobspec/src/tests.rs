@@ -485,9 +485,11 @@ fn unknown_key_error_names_key_block_and_position() {
 
 #[test]
 fn unsupported_nomad_block_says_so() {
-    let msg = err(&task_job("      template {\n        data = \"x\"\n      }"));
+    let msg = err(&task_job(
+        "      artifact {\n        source = \"x\"\n      }",
+    ));
     assert!(
-        msg.contains("job.hcl:5:7: \"template\" in task \"t\" is not supported"),
+        msg.contains("job.hcl:5:7: \"artifact\" in task \"t\" is not supported"),
         "{msg}"
     );
 }
@@ -703,4 +705,82 @@ fn service_checks_reject_unknown_fields() {
         "service {\n  name = \"x\"\n  check { kind = \"http\" }\n}",
     ));
     assert!(e.contains("unknown field \"kind\""), "{e}");
+}
+
+#[test]
+fn template_and_vault_blocks_are_read_and_vault_is_inherited() {
+    let job = ok(r#"
+job "web" {
+  vault {
+    role = "web"
+  }
+  group "g" {
+    task "app" {
+      driver = "raw_exec"
+      template {
+        data            = <<EOT
+{{ with secret "secret/data/default/web" }}PASSWORD={{ .Data.data.password }}{{ end }}
+EOT
+        destination     = "secrets/app.env"
+        env             = true
+        change_mode     = "signal"
+        change_signal   = "SIGHUP"
+        splay           = "2s"
+        perms           = "0600"
+        left_delimiter  = "[["
+        right_delimiter = "]]"
+        wait {
+          min = "1s"
+          max = "5s"
+        }
+      }
+      template {
+        source      = "local/in.tpl"
+        destination = "local/out"
+        change_mode = "script"
+        change_script {
+          command       = "/bin/reload"
+          args          = ["-q"]
+          timeout       = "10s"
+          fail_on_error = true
+        }
+      }
+    }
+    task "own" {
+      driver = "raw_exec"
+      vault {
+        role        = "other"
+        env         = false
+        policies    = ["ignored"]
+      }
+    }
+  }
+}
+"#);
+    let app = &job.task_groups[0].tasks[0];
+    assert_eq!(app.vault.as_ref().map(|v| v.role.as_str()), Some("web"));
+    let t = &app.templates[0];
+    assert!(t.embedded_tmpl.contains("{{ with secret"), "{t:?}");
+    assert_eq!(t.dest_path, "secrets/app.env");
+    assert!(t.envvars);
+    assert_eq!(t.splay, Some(2 * SECOND));
+    assert_eq!(
+        (t.left_delim.as_str(), t.right_delim.as_str()),
+        ("[[", "]]")
+    );
+    assert_eq!(t.wait.as_ref().and_then(|w| w.max), Some(5 * SECOND));
+    let script = app.templates[1].change_script.as_ref().unwrap();
+    assert_eq!(script.command, "/bin/reload");
+    assert!(script.fail_on_error);
+    let own = job.task_groups[0].tasks[1].vault.as_ref().unwrap();
+    assert_eq!((own.role.as_str(), own.env), ("other", Some(false)));
+}
+
+#[test]
+fn template_problems_are_reported_at_the_task() {
+    let message = err(&task_job(
+        "      template {\n        data = \"x\"\n        change_mode = \"bogus\"\n      }",
+    ));
+    assert!(message.contains("must specify a destination"), "{message}");
+    assert!(message.contains("change_mode \"bogus\""), "{message}");
 }

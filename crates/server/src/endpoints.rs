@@ -6,6 +6,7 @@ mod jobs;
 mod keyring;
 mod nodes;
 mod services;
+mod vault_identity;
 
 pub use identities::VerifiedIdentity;
 pub use keyring::PublicKeys;

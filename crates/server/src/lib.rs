@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub keyring: KeyringConfig,
     /// Whether ACLs are enforced.
     pub acl_enabled: bool,
+    /// The `vault_default` identity given to tasks with a `vault` block that declare none
+    /// (the agent's `vault { default_identity { … } }`).
+    pub vault_default_identity: Option<drover_api::WorkloadIdentity>,
 }
 
 impl ServerConfig {
@@ -78,6 +81,7 @@ impl ServerConfig {
             gc_interval: Duration::from_secs(300),
             keyring: KeyringConfig::default(),
             acl_enabled: false,
+            vault_default_identity: None,
         }
     }
 }

@@ -3,6 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bao;
+pub mod postgres;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

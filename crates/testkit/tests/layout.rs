@@ -44,9 +44,18 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "drover-state",
             ][..],
         ),
+        ("drover-template", &["drover-api"][..]),
+        ("drover-vault", &["drover-api"][..]),
+        // The CLI also renders `-t` templates and speaks to Vault for `setup vault`.
         (
             "drover-cli",
-            &["drover-api", "drover-jobspec", "drover-agent"][..],
+            &[
+                "drover-api",
+                "drover-jobspec",
+                "drover-agent",
+                "drover-template",
+                "drover-vault",
+            ][..],
         ),
     ])
 }

@@ -1,4 +1,4 @@
-//! `drover alloc …`: status, logs (`-f`, `-stderr`, `-tail -n`), stop.
+//! `drover alloc …`: status, logs (`-f`, `-stderr`, `-tail -n`), stop, exec.
 
 use std::io::Write;
 
@@ -15,6 +15,8 @@ use crate::output::say;
 use crate::resolve::{self, Match};
 use crate::views;
 
+mod exec;
+
 #[derive(Debug, Subcommand)]
 pub enum AllocCommand {
     /// Display an allocation's status and its tasks' events.
@@ -23,6 +25,8 @@ pub enum AllocCommand {
     Logs(LogsArgs),
     /// Stop an allocation (the scheduler replaces it).
     Stop(StopArgs),
+    /// Run a command inside a task of an allocation.
+    Exec(exec::ExecArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,7 @@ pub async fn run(command: AllocCommand) -> CmdResult {
         AllocCommand::Status(args) => status(args).await,
         AllocCommand::Logs(args) => logs(args).await,
         AllocCommand::Stop(args) => stop(args).await,
+        AllocCommand::Exec(args) => exec::run(args).await,
     }
 }
 

@@ -1,4 +1,6 @@
-//! `drover job …`: run (submit and monitor), status, stop, inspect, allocs, history.
+//! `drover job …`: run (submit and monitor), status, stop, inspect, allocs, history; and the
+//! `-json`/`-t` output choice the listing commands share (`-t` renders API JSON through a Go
+//! template with Nomad's `sprig_*` functions).
 
 use std::path::PathBuf;
 
@@ -106,9 +108,12 @@ pub struct StopArgs {
 pub struct InspectArgs {
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Print JSON (the default and only format).
+    /// Print JSON (the default format).
     #[arg(long)]
     pub json: bool,
+    /// Format the job with a Go template, e.g. '{{.ID}}'.
+    #[arg(short = 't', value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Show this version of the job.
     #[arg(long, value_name = "N")]
     pub version: Option<u64>,
@@ -127,6 +132,9 @@ pub struct AllocsArgs {
     /// Print API JSON.
     #[arg(long)]
     pub json: bool,
+    /// Format the allocations with a Go template, e.g. '{{range .}}{{.ID}} {{end}}'.
+    #[arg(short = 't', value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Show full IDs and exact times.
     #[arg(long)]
     pub verbose: bool,
@@ -142,6 +150,9 @@ pub struct HistoryArgs {
     /// Print API JSON.
     #[arg(long)]
     pub json: bool,
+    /// Format the versions (the one version with -version) with a Go template.
+    #[arg(short = 't', value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Print each version's full specification.
     #[arg(long)]
     pub full: bool,
@@ -409,6 +420,7 @@ async fn stop(args: StopArgs) -> CmdResult {
 }
 
 async fn inspect(args: InspectArgs) -> CmdResult {
+    let output = Output::choose(args.json, args.template.as_deref())?;
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
     let job = match args.version {
@@ -421,7 +433,10 @@ async fn inspect(args: InspectArgs) -> CmdResult {
         }
         Some(version) => find_version(&client, &id, version).await?,
     };
-    say!("{}", format::json(&JobEnvelope { job: &job }))?;
+    match output {
+        Output::Template(template) => say!("{}", go_template(template, &job)?)?,
+        Output::Json | Output::Default => say!("{}", format::json(&JobEnvelope { job: &job }))?,
+    }
     Ok(Outcome::Success)
 }
 
@@ -438,25 +453,29 @@ async fn find_version(client: &Client, id: &str, version: u64) -> Result<Job, Cl
 }
 
 async fn allocs(args: AllocsArgs) -> CmdResult {
+    let output = Output::choose(args.json, args.template.as_deref())?;
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
     let (allocs, _) = client
         .job_allocations(&id, args.all, &QueryOptions::default())
         .await
         .doing("retrieving job allocations")?;
-    if args.json {
-        say!("{}", format::json(&allocs))?;
-    } else {
-        let id_len = id_length(args.verbose);
-        say!(
-            "{}",
-            views::alloc_list(&allocs, args.verbose, id_len, format::now())
-        )?;
+    match output {
+        Output::Json => say!("{}", format::json(&allocs))?,
+        Output::Template(template) => say!("{}", go_template(template, &allocs)?)?,
+        Output::Default => {
+            let id_len = id_length(args.verbose);
+            say!(
+                "{}",
+                views::alloc_list(&allocs, args.verbose, id_len, format::now())
+            )?;
+        }
     }
     Ok(Outcome::Success)
 }
 
 async fn history(args: HistoryArgs) -> CmdResult {
+    let output = Output::choose(args.json, args.template.as_deref())?;
     let client = args.api.client()?;
     let id = resolve::job_id(&client, args.job.trim()).await?;
     let (resp, _) = client
@@ -473,9 +492,20 @@ async fn history(args: HistoryArgs) -> CmdResult {
             )));
         }
     }
-    if args.json {
-        say!("{}", format::json(&versions))?;
-        return Ok(Outcome::Success);
+    match (output, versions.as_slice()) {
+        (Output::Json, _) => {
+            say!("{}", format::json(&versions))?;
+            return Ok(Outcome::Success);
+        }
+        (Output::Template(template), [one]) if args.version.is_some() => {
+            say!("{}", go_template(template, one)?)?;
+            return Ok(Outcome::Success);
+        }
+        (Output::Template(template), _) => {
+            say!("{}", go_template(template, &versions)?)?;
+            return Ok(Outcome::Success);
+        }
+        (Output::Default, _) => {}
     }
     let blocks: Vec<String> = versions
         .iter()
@@ -496,6 +526,40 @@ fn history_block(job: &Job, full: bool) -> String {
         out.push_str(&format::json(job));
     }
     out
+}
+
+/// How a command that takes `-json` and `-t` prints, as Nomad's `Format` decides.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Output<'a> {
+    Default,
+    Json,
+    Template(&'a str),
+}
+
+impl<'a> Output<'a> {
+    /// The output `-json` and `-t` ask for; an empty template counts as none.
+    pub(crate) fn choose(json: bool, template: Option<&'a str>) -> Result<Output<'a>, CliError> {
+        match (json, template.filter(|t| !t.is_empty())) {
+            (true, Some(_)) => Err(CliError::Message(
+                "Both json and template formatting are not allowed".into(),
+            )),
+            (true, None) => Ok(Output::Json),
+            (false, Some(template)) => Ok(Output::Template(template)),
+            (false, None) => Ok(Output::Default),
+        }
+    }
+}
+
+/// `data` (as the API's JSON) rendered through the Go template `template`, for `-t` and
+/// `-out go-template`.
+pub(crate) fn go_template<T: Serialize + ?Sized>(
+    template: &str,
+    data: &T,
+) -> Result<String, CliError> {
+    let json = serde_json::to_value(data)
+        .map_err(|e| CliError::Message(format!("Error formatting the data: {e}")))?;
+    drover_template::format_json(template, &json)
+        .map_err(|e| CliError::Message(format!("Error formatting the data: {e}")))
 }
 
 #[cfg(test)]
@@ -584,6 +648,66 @@ mod tests {
         assert_eq!(
             placement_failures(&[failed, blocked]).as_deref(),
             Some("Task Group \"cache\":\n  * No nodes were eligible for evaluation")
+        );
+    }
+
+    #[test]
+    fn json_and_template_output_exclude_each_other() {
+        assert_eq!(Output::choose(false, None).unwrap(), Output::Default);
+        assert_eq!(Output::choose(false, Some("")).unwrap(), Output::Default);
+        assert_eq!(Output::choose(true, Some("")).unwrap(), Output::Json);
+        assert_eq!(
+            Output::choose(false, Some("{{.ID}}")).unwrap(),
+            Output::Template("{{.ID}}")
+        );
+        let err = Output::choose(true, Some("{{.ID}}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Both json and template formatting are not allowed"
+        );
+    }
+
+    #[test]
+    fn templates_render_api_json_and_report_errors() {
+        let job = Job {
+            id: "mongo".into(),
+            ..Default::default()
+        };
+        assert_eq!(go_template("{{.ID}}", &job).unwrap(), "mongo");
+        let err = go_template("{{ if .ID }}", &job).unwrap_err().to_string();
+        assert!(
+            err.starts_with("Error formatting the data: template"),
+            "{err}"
+        );
+        assert!(err.contains("unexpected EOF"), "{err}");
+    }
+
+    #[test]
+    fn the_t_flag_parses_on_allocs_inspect_and_history() {
+        use crate::commands::{Command, parse_for_test};
+        let Command::Job {
+            command: JobCommand::Allocs(args),
+        } = parse_for_test(&["job", "allocs", "-t", "{{.}}", "mongo"])
+        else {
+            panic!("not job allocs")
+        };
+        assert_eq!(args.template.as_deref(), Some("{{.}}"));
+        let Command::Job {
+            command: JobCommand::Inspect(args),
+        } = parse_for_test(&["job", "inspect", "-t={{.ID}}", "mongo"])
+        else {
+            panic!("not job inspect")
+        };
+        assert_eq!(args.template.as_deref(), Some("{{.ID}}"));
+        let Command::Job {
+            command: JobCommand::History(args),
+        } = parse_for_test(&["job", "history", "-version", "1", "-t", "x", "mongo"])
+        else {
+            panic!("not job history")
+        };
+        assert_eq!(
+            (args.version, args.template.as_deref()),
+            (Some(1), Some("x"))
         );
     }
 

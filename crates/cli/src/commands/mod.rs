@@ -10,6 +10,7 @@ pub mod node;
 pub mod operator;
 pub mod server;
 pub mod service;
+pub mod setup;
 pub mod status;
 pub mod system;
 pub mod var;
@@ -71,6 +72,11 @@ pub enum Command {
     Service {
         #[command(subcommand)]
         command: service::ServiceCommand,
+    },
+    /// Configure services drover works with (Vault).
+    Setup {
+        #[command(subcommand)]
+        command: setup::SetupCommand,
     },
     /// Interact with the system (garbage collection).
     System {
@@ -146,6 +152,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Operator { command } => block_on(operator::run(command)),
         Command::Server { command } => block_on(server::run(command)),
         Command::Service { command } => block_on(service::run(command)),
+        Command::Setup { command } => block_on(setup::run(command)),
         Command::System { command } => block_on(system::run(command)),
         Command::Status(args) => block_on(status::run(args)),
         Command::Var { command } => block_on(var::run(command)),

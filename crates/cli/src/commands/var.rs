@@ -14,7 +14,8 @@ use std::io::IsTerminal;
 
 use clap::{Subcommand, ValueEnum};
 
-use crate::error::CmdResult;
+use crate::commands::usage_error;
+use crate::error::{CliError, CmdResult};
 
 #[derive(Debug, Subcommand)]
 pub enum VarCommand {
@@ -70,6 +71,23 @@ pub enum OutFormat {
 }
 
 impl OutFormat {
+    /// Checks `-out` against `-template` as Nomad does: go-template needs a template, and a
+    /// template is only used by go-template.
+    fn check_template(self, command: &[&str], template: Option<&str>) -> Result<(), CliError> {
+        let template = template.filter(|t| !t.is_empty());
+        match (self, template) {
+            (OutFormat::GoTemplate, None) => Err(usage_error(
+                command,
+                "-out go-template needs a template: give it with -template",
+            )),
+            (OutFormat::GoTemplate, Some(_)) | (_, None) => Ok(()),
+            (_, Some(_)) => Err(usage_error(
+                command,
+                "-template is only used with -out go-template",
+            )),
+        }
+    }
+
     /// The format when none is given: `terminal` on a terminal, JSON when redirected.
     fn or_default(given: Option<OutFormat>, terminal: OutFormat) -> OutFormat {
         given.unwrap_or(if std::io::stdout().is_terminal() {

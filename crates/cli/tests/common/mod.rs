@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use drover_api::AclToken;
+use drover_testkit::bao::Bao;
 use drover_testkit::{Agent, cli, eventually};
 
 pub fn bin() -> PathBuf {
@@ -112,5 +113,37 @@ pub fn client_agent(dir: &Path, server: &Agent, name: &str) -> Agent {
             "-data-dir",
             &own.join("data").display().to_string(),
         ],
+    )
+}
+
+/// Runs `drover setup vault <args>` with Vault reached through `VAULT_ADDR`/`VAULT_TOKEN` (none
+/// of the caller's other `VAULT_*` settings, no `~/.vault-token`): (code, stdout, stderr).
+pub fn setup_vault(
+    bao: &Bao,
+    token: Option<&str>,
+    nomad_addr: &str,
+    home: &Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let mut command = std::process::Command::new(bin());
+    command
+        .args(["setup", "vault"])
+        .args(args)
+        .env("NOMAD_ADDR", nomad_addr)
+        .env("VAULT_ADDR", bao.addr())
+        .env("HOME", home);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VAULT_") && name != "VAULT_ADDR" {
+            command.env_remove(name);
+        }
+    }
+    if let Some(token) = token {
+        command.env("VAULT_TOKEN", token);
+    }
+    let out = command.output().expect("cannot run drover");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

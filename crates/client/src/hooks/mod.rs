@@ -1,10 +1,13 @@
 //! Task runner hooks: steps run in order before the driver starts a task. Each hook reads the
-//! allocation and task and fills in the driver's [`TaskConfig`]. Vault, template, Task API
-//! socket and service hooks join the list returned by [`default_hooks`].
+//! allocation and task and fills in the driver's [`TaskConfig`]: the task directory, the
+//! environment, workload identities, the Vault token, then the templates (which may read
+//! secrets with that token and the environment built so far).
 
 mod env;
 mod identity;
 mod task_dir;
+mod template;
+mod vault;
 
 use drover_api::{Allocation, Task};
 use drover_drivers::{BoxFuture, TaskConfig};
@@ -12,10 +15,13 @@ use drover_drivers::{BoxFuture, TaskConfig};
 use crate::alloc_dir::AllocDir;
 use crate::identity::{HeldIdentities, IdentitySigner};
 use crate::task_env::NodeInfo;
+use crate::vault::{TaskToken, VaultAccess};
 
 pub use env::EnvHook;
 pub use identity::IdentityHook;
 pub use task_dir::TaskDirHook;
+pub use template::TemplateHook;
+pub use vault::VaultHook;
 
 /// A prestart step that failed; the task fails to start with this message.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +31,23 @@ pub struct HookError {
     pub message: String,
 }
 
+/// Records task events while hooks run (e.g. what a template still waits for).
+#[derive(Clone)]
+pub struct EventSink(pub std::sync::Arc<dyn Fn(drover_api::TaskEvent) + Send + Sync>);
+
+impl EventSink {
+    pub fn emit(&self, event: drover_api::TaskEvent) {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}
+
 /// What hooks see and build.
-#[derive(Debug, Clone)]
 pub struct HookContext {
     pub alloc: Allocation,
     pub task: Task,
@@ -37,6 +58,20 @@ pub struct HookContext {
     /// The workload identities the task holds: tokens from an earlier start on the way in, the
     /// ones it starts with on the way out.
     pub identities: HeldIdentities,
+    pub events: EventSink,
+    /// The task's Vault token, once the Vault hook got it.
+    pub vault_token: Option<TaskToken>,
+    /// The rendered templates and their data, for the watcher while the task runs.
+    pub templates: Option<crate::template::watch::Rendered>,
+}
+
+/// What the hooks need from the agent besides the task.
+#[derive(Clone)]
+pub struct HookDeps {
+    pub signer: IdentitySigner,
+    /// The agent's HTTP API, where templates read Nomad data as the task.
+    pub agent_addr: String,
+    pub vault: Option<VaultAccess>,
 }
 
 /// One step before a task starts.
@@ -45,12 +80,14 @@ pub trait TaskHook: Send + Sync {
     fn prestart<'a>(&'a self, ctx: &'a mut HookContext) -> BoxFuture<'a, Result<(), HookError>>;
 }
 
-/// The hooks every task runs, in order; `signer` gets the tasks' workload identities signed.
-pub fn default_hooks(signer: IdentitySigner) -> Vec<Box<dyn TaskHook>> {
+/// The hooks every task runs, in order.
+pub fn default_hooks(deps: HookDeps) -> Vec<Box<dyn TaskHook>> {
     vec![
         Box::new(TaskDirHook),
         Box::new(EnvHook),
-        Box::new(IdentityHook::new(signer)),
+        Box::new(IdentityHook::new(deps.signer)),
+        Box::new(VaultHook::new(deps.vault.clone())),
+        Box::new(TemplateHook::new(deps.agent_addr, deps.vault)),
     ]
 }
 

@@ -92,14 +92,14 @@ pub fn identity_name(block: &WorkloadIdentity) -> &str {
 }
 
 /// `base` plus a random share of it of up to `fraction`.
-fn with_jitter(base: Duration, fraction: f64, rng: &mut impl Rng) -> Duration {
+pub(crate) fn with_jitter(base: Duration, fraction: f64, rng: &mut impl Rng) -> Duration {
     let extra = base.mul_f64(fraction * rng.random::<f64>());
     base.saturating_add(extra)
 }
 
 /// Exponential backoff between failed attempts, with jitter.
 #[derive(Debug, Clone)]
-struct Backoff {
+pub(crate) struct Backoff {
     first: Duration,
     max: Duration,
     next: Duration,
@@ -109,7 +109,7 @@ impl Backoff {
     /// Share of a wait added at random, so that many tasks retrying do not retry together.
     const JITTER: f64 = 0.25;
 
-    fn new(first: Duration, max: Duration) -> Self {
+    pub(crate) fn new(first: Duration, max: Duration) -> Self {
         Backoff {
             first,
             max,
@@ -118,13 +118,13 @@ impl Backoff {
     }
 
     /// The wait before the next attempt; each call doubles the following one up to the maximum.
-    fn next_wait(&mut self, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn next_wait(&mut self, rng: &mut impl Rng) -> Duration {
         let base = self.next;
         self.next = (self.next * 2).min(self.max);
         with_jitter(base, Self::JITTER, rng).min(self.max)
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.first;
     }
 }

@@ -38,19 +38,28 @@ pub enum ChangeAction {
 }
 
 impl ChangeAction {
-    /// The strongest change the renewed `blocks` ask for: restart > signal > noop. A signal
-    /// that cannot be parsed is logged and left out.
+    /// The strongest change the renewed `blocks` ask for: restart > signal > noop.
     pub fn for_blocks<'a>(blocks: impl IntoIterator<Item = &'a WorkloadIdentity>) -> Self {
+        Self::strongest(
+            blocks
+                .into_iter()
+                .map(|b| (b.change_mode.as_str(), b.change_signal.as_str())),
+        )
+    }
+
+    /// The strongest of `(change_mode, change_signal)` pairs: restart > signal > noop. A signal
+    /// that cannot be parsed is logged and left out.
+    pub fn strongest<'a>(modes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut signals = Vec::new();
-        for block in blocks {
-            match block.change_mode.as_str() {
+        for (mode, signal) in modes {
+            match mode {
                 CHANGE_MODE_RESTART => return ChangeAction::Restart,
-                CHANGE_MODE_SIGNAL => match parse_signal(&block.change_signal) {
+                CHANGE_MODE_SIGNAL => match parse_signal(signal) {
                     Ok(signal) if !signals.contains(&signal) => signals.push(signal),
                     Ok(_) => {}
                     Err(e) => tracing::error!(
-                        identity = %block.name, error = %e,
-                        "identity renewed but its change_signal cannot be sent"
+                        signal, error = %e,
+                        "a change asks for a signal that cannot be sent"
                     ),
                 },
                 _ => {}

@@ -28,6 +28,9 @@ pub(super) struct Fixture {
     pub signer: StubSigner,
 }
 
+/// The agent address of runner tests: nothing answers there (their tasks have no templates).
+const NO_AGENT: &str = "http://127.0.0.1:9";
+
 pub(super) async fn fixture() -> Fixture {
     let signer = StubSigner::start().await;
     fixture_signing_with(signer.clone(), signer.signer())
@@ -55,9 +58,15 @@ pub(super) fn fixture_signing_with(
         state: StateDir::new(dir.path().join("client")),
         updates,
         services: crate::services::ServiceSync::channel().0,
-        hooks: crate::hooks::default_hooks(identities.clone()),
+        hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
+            signer: identities.clone(),
+            agent_addr: NO_AGENT.into(),
+            vault: None,
+        }),
         identities,
         task_api: None,
+        agent_addr: NO_AGENT.into(),
+        vault: None,
     });
     Fixture {
         dir,
@@ -442,9 +451,15 @@ async fn a_restored_task_whose_driver_is_gone_is_killed() {
         state: f.ctx.state.clone(),
         updates,
         services: crate::services::ServiceSync::channel().0,
-        hooks: crate::hooks::default_hooks(f.signer.signer()),
+        hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
+            signer: f.signer.signer(),
+            agent_addr: NO_AGENT.into(),
+            vault: None,
+        }),
         identities: f.signer.signer(),
         task_api: None,
+        agent_addr: NO_AGENT.into(),
+        vault: None,
     });
     let mut restored = AllocRunner::start(without_drivers, a.clone(), Some(saved));
     wait_status(&mut rx, &a.id, "failed").await;

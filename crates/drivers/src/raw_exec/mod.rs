@@ -4,7 +4,7 @@
 
 mod config;
 mod handle;
-mod user;
+pub(crate) mod user;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use std::process::Stdio;
 use drover_api::DriverInfo;
 use nix::sys::signal::Signal;
 
+use crate::exec_in_task::{ExecOptions, ExecSession, exec_in_task};
 use crate::logs::{self, Stream};
 use crate::proc::{ProcStat, is_alive, signal_group};
 use crate::{BoxFuture, Driver, DriverError, HandleState, TaskConfig, TaskHandle};
@@ -240,6 +241,20 @@ impl Driver for RawExecDriver {
             self.recover_task(task, state)
                 .await
                 .map(|h| Box::new(h) as Box<dyn TaskHandle>)
+        })
+    }
+
+    /// Commands run on the host like the task itself: its environment, directory and user.
+    fn exec<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        options: ExecOptions,
+    ) -> BoxFuture<'a, Result<ExecSession, DriverError>> {
+        Box::pin(async move {
+            if !self.enabled {
+                return Err(DriverError::Disabled(NAME));
+            }
+            exec_in_task(task, options).await
         })
     }
 }

@@ -4,8 +4,9 @@
 use std::ops::Range;
 
 use drover_api::{
-    Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port, ReschedulePolicy, Resources,
-    RestartPolicy, Service, ServiceCheck, Task, TaskGroup, WorkloadIdentity,
+    ChangeScript, Constraint, EphemeralDisk, Job, LogConfig, NetworkResource, Port,
+    ReschedulePolicy, Resources, RestartPolicy, Service, ServiceCheck, Task, TaskGroup, Template,
+    Vault, WaitConfig, WorkloadIdentity,
 };
 use hcl_edit::Span;
 use hcl_edit::structure::{Block, Body};
@@ -32,7 +33,7 @@ const JOB: Schema = Schema {
         "node_pool",
         "meta",
     ],
-    blocks: &["group", "constraint", "reschedule", "meta"],
+    blocks: &["group", "constraint", "reschedule", "meta", "vault"],
 };
 const GROUP: Schema = Schema {
     attrs: &["count", "meta"],
@@ -45,6 +46,7 @@ const GROUP: Schema = Schema {
         "constraint",
         "meta",
         "service",
+        "vault",
     ],
 };
 const TASK: Schema = Schema {
@@ -68,7 +70,52 @@ const TASK: Schema = Schema {
         "meta",
         "identity",
         "service",
+        "template",
+        "vault",
     ],
+};
+const TEMPLATE: Schema = Schema {
+    attrs: &[
+        "source",
+        "destination",
+        "data",
+        "change_mode",
+        "change_signal",
+        "splay",
+        "perms",
+        "uid",
+        "gid",
+        "left_delimiter",
+        "right_delimiter",
+        "env",
+        "vault_grace",
+        "error_on_missing_key",
+        "once",
+    ],
+    blocks: &["change_script", "wait"],
+};
+const CHANGE_SCRIPT: Schema = Schema {
+    attrs: &["command", "args", "timeout", "fail_on_error"],
+    blocks: &[],
+};
+const WAIT: Schema = Schema {
+    attrs: &["min", "max"],
+    blocks: &[],
+};
+/// `policies` is accepted and ignored, as Nomad does since tokens come from workload identity.
+const VAULT: Schema = Schema {
+    attrs: &[
+        "role",
+        "namespace",
+        "cluster",
+        "env",
+        "disable_file",
+        "change_mode",
+        "change_signal",
+        "allow_token_expiration",
+        "policies",
+    ],
+    blocks: &[],
 };
 const SERVICE: Schema = Schema {
     attrs: &["name", "port", "provider", "tags", "meta", "address_mode"],
@@ -169,13 +216,23 @@ impl Decoder<'_> {
             reschedule: self.reschedule(body, &what),
             ..Job::default()
         };
+        let vault = self.vault(body, &what);
         for group in body.get_blocks("group") {
-            job.task_groups.push(self.group(group, &what, positions));
+            job.task_groups
+                .push(self.group(group, &what, vault.as_ref(), positions));
         }
         job
     }
 
-    fn group(&mut self, block: &Block, parent: &str, positions: &mut Positions) -> TaskGroup {
+    /// A group; `inherited` is the job's `vault` block, which its tasks get unless the group or
+    /// the task has its own.
+    fn group(
+        &mut self,
+        block: &Block,
+        parent: &str,
+        inherited: Option<&Vault>,
+        positions: &mut Positions,
+    ) -> TaskGroup {
         let name = self.label(block, parent).unwrap_or_default();
         positions.groups.push((name.clone(), block.span()));
         let what = format!("group {name:?}");
@@ -194,8 +251,14 @@ impl Decoder<'_> {
         for network in body.get_blocks("network") {
             group.networks.push(self.network(network, &what));
         }
+        let vault = self.vault(body, &what);
+        let vault = vault.as_ref().or(inherited);
         for task in body.get_blocks("task") {
-            group.tasks.push(self.task(task, &what, positions));
+            let mut task_spec = self.task(task, &what, positions);
+            if task_spec.vault.is_none() {
+                task_spec.vault = vault.cloned();
+            }
+            group.tasks.push(task_spec);
         }
         group.services = self.services(body, &what);
         group
@@ -224,8 +287,72 @@ impl Decoder<'_> {
             constraints: self.constraints(body, &what),
             restart_policy: self.restart(body, &what),
             services: self.services(body, &what),
+            templates: self.templates(body, &what),
+            vault: self.vault(body, &what),
             name,
         }
+    }
+
+    /// A task's `template` blocks.
+    fn templates(&mut self, body: &Body, what: &str) -> Vec<Template> {
+        let mut out = Vec::new();
+        for block in body.get_blocks("template") {
+            self.no_labels(block, what);
+            let w = format!("template in {what}");
+            let b = &block.body;
+            self.check(b, &w, &TEMPLATE);
+            let change_script =
+                self.sub_block(b, "change_script", &w, &CHANGE_SCRIPT)
+                    .map(|(sb, sw)| ChangeScript {
+                        command: self.string(sb, "command", &sw).unwrap_or_default(),
+                        args: self.strings(sb, "args", &sw).unwrap_or_default(),
+                        timeout: self.duration(sb, "timeout", &sw),
+                        fail_on_error: self.bool(sb, "fail_on_error", &sw).unwrap_or_default(),
+                    });
+            let wait = self
+                .sub_block(b, "wait", &w, &WAIT)
+                .map(|(wb, ww)| WaitConfig {
+                    min: self.duration(wb, "min", &ww),
+                    max: self.duration(wb, "max", &ww),
+                });
+            out.push(Template {
+                source_path: self.string(b, "source", &w).unwrap_or_default(),
+                dest_path: self.string(b, "destination", &w).unwrap_or_default(),
+                embedded_tmpl: self.string(b, "data", &w).unwrap_or_default(),
+                change_mode: self.string(b, "change_mode", &w).unwrap_or_default(),
+                change_signal: self.string(b, "change_signal", &w).unwrap_or_default(),
+                change_script,
+                splay: self.duration(b, "splay", &w),
+                perms: self.string(b, "perms", &w).unwrap_or_default(),
+                uid: self.i32(b, "uid", &w),
+                gid: self.i32(b, "gid", &w),
+                left_delim: self.string(b, "left_delimiter", &w).unwrap_or_default(),
+                right_delim: self.string(b, "right_delimiter", &w).unwrap_or_default(),
+                envvars: self.bool(b, "env", &w).unwrap_or_default(),
+                vault_grace: self.duration(b, "vault_grace", &w),
+                wait,
+                err_missing_key: self.bool(b, "error_on_missing_key", &w).unwrap_or_default(),
+                once: self.bool(b, "once", &w).unwrap_or_default(),
+            });
+        }
+        out
+    }
+
+    /// The `vault` block of a job, group or task body.
+    fn vault(&mut self, body: &Body, what: &str) -> Option<Vault> {
+        let (b, w) = self.sub_block(body, "vault", what, &VAULT)?;
+        Some(Vault {
+            role: self.string(b, "role", &w).unwrap_or_default(),
+            namespace: self.string(b, "namespace", &w).unwrap_or_default(),
+            cluster: self.string(b, "cluster", &w).unwrap_or_default(),
+            env: self.bool(b, "env", &w),
+            disable_file: self.bool(b, "disable_file", &w).unwrap_or_default(),
+            change_mode: self.string(b, "change_mode", &w).unwrap_or_default(),
+            change_signal: self.string(b, "change_signal", &w).unwrap_or_default(),
+            allow_token_expiration: self
+                .bool(b, "allow_token_expiration", &w)
+                .unwrap_or_default(),
+        })
     }
 
     fn config(

@@ -36,10 +36,8 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "shutdown_delay",
     "spread",
     "stop_after_client_disconnect",
-    "template",
     "ui",
     "update",
-    "vault",
     "volume",
     "volume_mount",
 ];

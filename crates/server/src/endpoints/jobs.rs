@@ -32,7 +32,17 @@ impl Server {
                 job.namespace
             )));
         }
-        let errors = job.validate();
+        let mut errors = super::vault_identity::add_vault_identities(
+            &mut job,
+            self.config.vault_default_identity.as_ref(),
+        );
+        // The identity just added is checked like a declared one.
+        for task in job.task_groups.iter_mut().flat_map(|g| &mut g.tasks) {
+            for wi in &mut task.identities {
+                wi.canonicalize();
+            }
+        }
+        errors.extend(job.validate());
         if !errors.is_empty() {
             return Err(ServerError::BadRequest(format!(
                 "{} error(s) occurred:\n\n{}",

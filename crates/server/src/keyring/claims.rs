@@ -26,7 +26,11 @@ impl ClaimsInput<'_> {
             &self.job.parent_id
         };
         let ttl_secs = self.block.ttl / drover_api::duration::SECOND;
+        let vault = self.vault_block();
+        let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
         IdentityClaims {
+            vault_role: vault.and_then(|v| non_empty(&v.role)),
+            vault_namespace: vault.and_then(|v| non_empty(&v.namespace)),
             nomad_namespace: self.alloc.namespace.clone(),
             nomad_job_id: job_id.clone(),
             nomad_allocation_id: self.alloc.id.clone(),
@@ -53,6 +57,20 @@ impl ClaimsInput<'_> {
             iss: self.issuer.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    /// The task's `vault` block when this identity is the one it logs in to Vault with: its
+    /// role and namespace travel as the `vault_role` and `vault_namespace` claims.
+    fn vault_block(&self) -> Option<&drover_api::Vault> {
+        let vault = self
+            .job
+            .group(&self.alloc.task_group)?
+            .tasks
+            .iter()
+            .find(|t| t.name == self.task)?
+            .vault
+            .as_ref()?;
+        (vault.identity_name() == self.block.name).then_some(vault)
     }
 
     /// Resolves `${job.id}`, `${alloc.id}`, `${node.datacenter}`, … in an extra claim; unknown
@@ -91,6 +109,18 @@ mod tests {
             namespace: "default".into(),
             node_pool: "default".into(),
             meta: [("team".to_string(), "infra".to_string())].into(),
+            task_groups: vec![drover_api::TaskGroup {
+                name: "cache".into(),
+                tasks: vec![drover_api::Task {
+                    name: "redis".into(),
+                    vault: Some(drover_api::Vault {
+                        role: "cache-reader".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let alloc = Allocation {
@@ -130,6 +160,8 @@ mod tests {
         let c = input.claims();
         assert_eq!(c.sub, "global:default:example:cache:redis:vault_default");
         assert_eq!(c.nomad_task.as_deref(), Some("redis"));
+        assert_eq!(c.vault_role.as_deref(), Some("cache-reader"));
+        assert_eq!(c.vault_namespace, None);
         assert_eq!((c.iat, c.nbf, c.exp), (1_000, 1_000, Some(1_600)));
         assert_eq!(c.iss.as_deref(), Some("https://drover.example"));
         assert_eq!(

@@ -1,5 +1,5 @@
-//! `drover var get [-item key] [-out json|hcl|table|none] <path>`: read a variable, or print
-//! one item's value with no trailing newline (for piping).
+//! `drover var get [-item key] [-out json|hcl|table|go-template|none] [-template T] <path>`:
+//! read a variable, or print one item's value with no trailing newline (for piping).
 
 use std::io::Write;
 
@@ -18,15 +18,23 @@ pub struct GetArgs {
     #[arg(long, value_name = "KEY")]
     pub item: Option<String>,
     /// How to print the variable; "table" on a terminal and "json" when redirected by
-    /// default. go-template is not supported yet.
+    /// default. go-template renders the -template.
     #[arg(long, value_enum)]
     pub out: Option<OutFormat>,
+    /// Go template to print the variable with (its API JSON fields: .Path, .Items.key, …);
+    /// required with -out go-template.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// The variable's path.
     #[arg(value_name = "PATH")]
     pub path: String,
 }
 
 pub async fn run(args: GetArgs) -> CmdResult {
+    let out = OutFormat::or_default(args.out, OutFormat::Table);
+    if args.item.is_none() {
+        out.check_template(&["var", "get"], args.template.as_deref())?;
+    }
     let client = args.api.client()?;
     let (var, _) = client
         .var_get(&args.path, &Default::default())
@@ -45,8 +53,7 @@ pub async fn run(args: GetArgs) -> CmdResult {
             .doing("writing output")?;
         return Ok(Outcome::Success);
     }
-    let out = OutFormat::or_default(args.out, OutFormat::Table);
-    if let Some(text) = render::variable(&var, out)? {
+    if let Some(text) = render::variable(&var, out, args.template.as_deref())? {
         say!("{text}")?;
     }
     Ok(Outcome::Success)

@@ -33,6 +33,9 @@ pub struct PutArgs {
     /// by default.
     #[arg(long, value_enum)]
     pub out: Option<OutFormat>,
+    /// Go template to print the stored variable with; required with -out go-template.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// Also print the result message to stderr.
     #[arg(long)]
     pub verbose: bool,
@@ -52,6 +55,7 @@ pub async fn run(args: PutArgs) -> CmdResult {
         ));
     }
     let out = OutFormat::or_default(args.out, OutFormat::None);
+    out.check_template(COMMAND, args.template.as_deref())?;
     let mut var = match spec::target(&args.target, args.input)? {
         Target::Path(path) => Variable {
             path,
@@ -92,7 +96,7 @@ pub async fn run(args: PutArgs) -> CmdResult {
         OutFormat::None => say!("{message}")?,
         OutFormat::Table => {
             say!("{message}\n")?;
-            if let Some(text) = render::variable(&stored, out)? {
+            if let Some(text) = render::variable(&stored, out, None)? {
                 say!("{text}")?;
             }
         }
@@ -100,7 +104,7 @@ pub async fn run(args: PutArgs) -> CmdResult {
             if args.verbose {
                 error_line(&message);
             }
-            if let Some(text) = render::variable(&stored, out)? {
+            if let Some(text) = render::variable(&stored, out, args.template.as_deref())? {
                 say!("{text}")?;
             }
         }

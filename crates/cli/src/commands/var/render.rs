@@ -1,22 +1,30 @@
 //! How `drover var` prints variables: API JSON, an HCL specification that `var put` reads
-//! back, or Nomad's table.
+//! back, Nomad's table, or a Go template over the API JSON.
 
 use drover_api::{Variable, VariableItems, VariableMetadata};
 
 use super::OutFormat;
+use crate::commands::job::go_template;
 use crate::error::CliError;
 use crate::format;
 
-/// A variable in `out`; `None` prints nothing.
-pub fn variable(var: &Variable, out: OutFormat) -> Result<Option<String>, CliError> {
+/// A variable in `out` (`template` is the go-template's text); `None` prints nothing.
+pub fn variable(
+    var: &Variable,
+    out: OutFormat,
+    template: Option<&str>,
+) -> Result<Option<String>, CliError> {
     match out {
         OutFormat::Json => Ok(Some(format::json(var))),
         OutFormat::Hcl => Ok(Some(hcl(var))),
         OutFormat::Table => Ok(Some(table(var))),
         OutFormat::None => Ok(None),
-        OutFormat::GoTemplate => Err(CliError::Message(
-            "Error formatting the variable: -out go-template is not supported yet; use -out json and a JSON tool, or -item".into(),
-        )),
+        OutFormat::GoTemplate => match template {
+            Some(template) => go_template(template, var).map(Some),
+            None => Err(CliError::Message(
+                "Error formatting the variable: -out go-template needs a template: give it with -template".into(),
+            )),
+        },
     }
 }
 
@@ -129,6 +137,18 @@ mod tests {
             assert_eq!(back.items, original.items, "{text}");
             assert_eq!(back.path, "my/app");
         }
+    }
+
+    #[test]
+    fn go_templates_read_the_api_fields() {
+        let text = variable(
+            &var(&[("x", "42")]),
+            OutFormat::GoTemplate,
+            Some("{{.Path}} {{.Items.x}} {{.ModifyIndex}}"),
+        )
+        .unwrap();
+        assert_eq!(text.as_deref(), Some("my/app 42 12"));
+        assert!(variable(&var(&[]), OutFormat::GoTemplate, None).is_err());
     }
 
     #[test]

@@ -1,0 +1,131 @@
+use std::os::unix::fs::PermissionsExt;
+
+use drover_api::{Task, Template as Block};
+use serde_json::json;
+
+use super::*;
+
+fn block(data: &str, dest: &str) -> Block {
+    let mut b = Block {
+        embedded_tmpl: data.into(),
+        dest_path: dest.into(),
+        ..Default::default()
+    };
+    b.canonicalize();
+    b
+}
+
+fn task_dir(root: &std::path::Path) -> TaskDir {
+    let dir = TaskDir {
+        dir: root.to_path_buf(),
+        local: root.join("local"),
+        secrets: root.join("secrets"),
+        tmp: root.join("tmp"),
+        private: root.join("private"),
+    };
+    for d in [&dir.local, &dir.secrets] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    dir
+}
+
+fn var(password: &str) -> Value {
+    json!({"Path": "nomad/jobs/web", "Namespace": "default", "Items": {"password": password},
+           "CreateIndex": 1, "ModifyIndex": 2})
+}
+
+#[test]
+fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = task_dir(root.path());
+    let read = r#"{{ with nomadVar "nomad/jobs/web" }}{{ .password }}{{ end }}"#;
+    let mut file = block(
+        &format!("pw={read} home={{{{ env \"HOME_DIR\" }}}}"),
+        "local/app.conf",
+    );
+    file.perms = "0640".into();
+    let mut env = block(&format!("DB_PASSWORD={read}\n"), "secrets/app.env");
+    env.envvars = true;
+    env.change_mode = "signal".into();
+    env.change_signal = "SIGHUP".into();
+    let task = Task {
+        name: "web".into(),
+        templates: vec![file, env],
+        ..Default::default()
+    };
+    let task_env = BTreeMap::from([("HOME_DIR".to_string(), "/srv".to_string())]);
+    let mut templates = TaskTemplates::load(&task, &dir, task_env).unwrap();
+
+    let mut data = Data::default();
+    let pass = templates.render(&data).unwrap();
+    let dep = Dependency::NomadVar {
+        path: "nomad/jobs/web".into(),
+    };
+    assert_eq!(pass.missing, BTreeSet::from([dep.clone()]));
+
+    data.values.insert(dep.clone(), var("p1"));
+    let pass = templates.render(&data).unwrap();
+    assert!(pass.missing.is_empty());
+    assert_eq!(templates.write(&pass).unwrap(), vec![0, 1]);
+    let conf = root.path().join("local/app.conf");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "pw=p1 home=/srv");
+    let mode = std::fs::metadata(&conf).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert_eq!(templates.env_vars().unwrap()["DB_PASSWORD"], "p1");
+    assert!(
+        templates.write(&pass).unwrap().is_empty(),
+        "unchanged outputs are not rewritten"
+    );
+
+    data.values.insert(dep, var("p2"));
+    let pass = templates.render(&data).unwrap();
+    let changed = templates.write(&pass).unwrap();
+    assert_eq!(changed, vec![0, 1]);
+    // restart (the file's default) outweighs the env template's signal.
+    assert_eq!(templates.change_for(&changed).action, ChangeAction::Restart);
+    assert!(matches!(
+        templates.change_for(&[1]).action,
+        ChangeAction::Signal(_)
+    ));
+}
+
+#[test]
+fn a_broken_template_names_its_destination() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = task_dir(root.path());
+    let task = Task {
+        templates: vec![block("{{ if .x }}never closed", "local/broken.txt")],
+        ..Default::default()
+    };
+    let err = TaskTemplates::load(&task, &dir, BTreeMap::new())
+        .err()
+        .expect("an unterminated block is an error");
+    assert!(err.contains("local/broken.txt"), "{err}");
+}
+
+#[test]
+fn sources_must_stay_in_the_task_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = task_dir(root.path());
+    std::fs::write(root.path().join("local/t.tpl"), "from file").unwrap();
+    let mut from_file = block("", "local/out.txt");
+    from_file.source_path = "local/t.tpl".into();
+    let task = Task {
+        templates: vec![from_file.clone()],
+        ..Default::default()
+    };
+    let mut templates = TaskTemplates::load(&task, &dir, BTreeMap::new()).unwrap();
+    let pass = templates.render(&Data::default()).unwrap();
+    templates.write(&pass).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("local/out.txt")).unwrap(),
+        "from file"
+    );
+
+    from_file.source_path = "../../etc/passwd".into();
+    let task = Task {
+        templates: vec![from_file],
+        ..Default::default()
+    };
+    assert!(TaskTemplates::load(&task, &dir, BTreeMap::new()).is_err());
+}

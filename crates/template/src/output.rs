@@ -1,0 +1,66 @@
+//! Executing a parsed template into a string with a size limit, so no template (a loop around
+//! a long string, say) can fill memory: past [`MAX_OUTPUT`] bytes execution stops with an error.
+
+use std::fmt;
+
+use gotmpl::Value;
+
+/// The most text one execution may write: 64 MiB.
+pub(crate) const MAX_OUTPUT: usize = 64 << 20;
+
+/// A `String` that refuses to grow past [`MAX_OUTPUT`].
+struct Limited {
+    text: String,
+    exceeded: bool,
+}
+
+impl fmt::Write for Limited {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.text.len() + s.len() > MAX_OUTPUT {
+            self.exceeded = true;
+            return Err(fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// Executes `template` (or its `{{define}}`d template `define`) with `data` as dot.
+pub(crate) fn execute(
+    template: &gotmpl::Template,
+    define: Option<&str>,
+    data: &Value,
+) -> gotmpl::Result<String> {
+    let mut out = Limited {
+        text: String::new(),
+        exceeded: false,
+    };
+    let result = match define {
+        None => template.execute_fmt(&mut out, data),
+        Some(name) => template.execute_template_fmt(&mut out, name, data),
+    };
+    match result {
+        Ok(()) => Ok(out.text),
+        Err(_) if out.exceeded => Err(gotmpl::TemplateError::Exec(format!(
+            "the output grew past {} MiB; a template's output must be smaller",
+            MAX_OUTPUT >> 20
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_past_the_limit_is_an_error() {
+        let template = gotmpl::Template::new("t")
+            .parse("{{ range 70 }}{{ printf \"%65535s\" \"\" }}{{ range 16 }}{{ printf \"%65535s\" \"\" }}{{ end }}{{ end }}")
+            .unwrap();
+        let err = execute(&template, None, &Value::Nil).unwrap_err();
+        assert!(err.to_string().contains("grew past 64 MiB"), "{err}");
+        let small = gotmpl::Template::new("t").parse("ok").unwrap();
+        assert_eq!(execute(&small, None, &Value::Nil).unwrap(), "ok");
+    }
+}
