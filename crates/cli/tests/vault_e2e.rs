@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bin, drover, setup_vault};
+use common::{drover, vault_agent};
 use drover_api::Allocation;
 use drover_testkit::bao::Bao;
 use drover_testkit::{Agent, eventually};
@@ -24,11 +24,8 @@ struct World {
 async fn world() -> World {
     let bao = Bao::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vault.hcl");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let config = format!(
+        r#"
 vault {{
   enabled               = true
   address               = "{}"
@@ -39,32 +36,9 @@ vault {{
   }}
 }}
 "#,
-            bao.addr()
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let agent = Agent::with_args(
-        &bin(),
-        dir.path(),
-        data.clone(),
-        &[
-            "-dev",
-            "-config",
-            &config.display().to_string(),
-            "-data-dir",
-            &data.display().to_string(),
-        ],
+        bao.addr()
     );
-    agent.wait_ready().await;
-    let (code, out, err) = setup_vault(
-        &bao,
-        Some(bao.root_token()),
-        &agent.addr(),
-        dir.path(),
-        &["-y"],
-    );
-    assert_eq!(code, 0, "setup vault: {out}{err}");
+    let agent = vault_agent(&bao, dir.path(), &config).await;
     World { dir, bao, agent }
 }
 
@@ -82,20 +56,7 @@ impl World {
 
     /// The first allocation of `job` once `check` holds for it.
     async fn alloc_when(&self, job: &str, check: impl Fn(&Allocation) -> bool) -> Allocation {
-        let client = self.agent.client();
-        eventually(Duration::from_secs(90), || async {
-            let (stubs, _) = client
-                .job_allocations(job, false, &Default::default())
-                .await
-                .ok()?;
-            let stub = stubs.into_iter().next()?;
-            let (alloc, _) = client
-                .allocation(&stub.id, &Default::default())
-                .await
-                .ok()?;
-            check(&alloc).then_some(alloc)
-        })
-        .await
+        common::first_alloc_when(&self.agent, job, check).await
     }
 
     fn logs(&self, alloc: &Allocation, task: &str) -> String {
@@ -436,7 +397,11 @@ job "keeper" {
     })
     .await;
     let log = w.logs(&alloc, "t");
-    assert_eq!(log.matches("first").count(), 1, "the task was not restarted: {log}");
+    assert_eq!(
+        log.matches("first").count(),
+        1,
+        "the task was not restarted: {log}"
+    );
     assert_eq!(
         std::fs::read_to_string(&token_file).unwrap(),
         token,

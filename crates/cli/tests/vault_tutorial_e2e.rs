@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{bin, drover, example, setup_vault};
+use common::{bin, drover, example, vault_agent};
 use drover_api::Allocation;
 use drover_testkit::bao::Bao;
 use drover_testkit::postgres::Postgres;
@@ -25,11 +25,12 @@ const DB_CREDS: &str = "database/creds/reporting";
 
 /// OpenBao, PostgreSQL and a `-dev` agent set up as the tutorial's first step leaves them.
 struct Tutorial {
-    /// Holds the agent's configuration and data.
-    _dir: tempfile::TempDir,
+    // Fields drop in this order: the agent stops before its directory goes.
+    agent: Agent,
     bao: Bao,
     pg: Postgres,
-    agent: Agent,
+    /// Holds the agent's configuration and data.
+    _dir: tempfile::TempDir,
 }
 
 /// Step 1: OpenBao, a drover agent with examples/vault/agent.hcl (pointed at this test's
@@ -40,35 +41,17 @@ async fn start() -> Tutorial {
     let dir = tempfile::tempdir().unwrap();
     let written = std::fs::read_to_string(example("vault/agent.hcl")).unwrap();
     assert!(written.contains(TUTORIAL_VAULT_ADDR), "{written}");
-    let config = dir.path().join("agent.hcl");
-    std::fs::write(&config, written.replace(TUTORIAL_VAULT_ADDR, &bao.addr())).unwrap();
-    let data = dir.path().join("data");
-    let agent = Agent::with_args(
-        &bin(),
-        dir.path(),
-        data.clone(),
-        &[
-            "-dev",
-            "-config",
-            &config.display().to_string(),
-            "-data-dir",
-            &data.display().to_string(),
-        ],
-    );
-    agent.wait_ready().await;
-    let (code, out, err) = setup_vault(
+    let agent = vault_agent(
         &bao,
-        Some(bao.root_token()),
-        &agent.addr(),
         dir.path(),
-        &["-y"],
-    );
-    assert_eq!(code, 0, "setup vault: {out}{err}");
+        &written.replace(TUTORIAL_VAULT_ADDR, &bao.addr()),
+    )
+    .await;
     Tutorial {
-        _dir: dir,
+        agent,
         bao,
         pg,
-        agent,
+        _dir: dir,
     }
 }
 
@@ -167,20 +150,7 @@ impl Tutorial {
 
     /// The first allocation of `job` once `check` holds for it.
     async fn alloc_when(&self, job: &str, check: impl Fn(&Allocation) -> bool) -> Allocation {
-        let client = self.agent.client();
-        eventually(Duration::from_secs(90), || async {
-            let (stubs, _) = client
-                .job_allocations(job, false, &Default::default())
-                .await
-                .ok()?;
-            let stub = stubs.into_iter().next()?;
-            let (alloc, _) = client
-                .allocation(&stub.id, &Default::default())
-                .await
-                .ok()?;
-            check(&alloc).then_some(alloc)
-        })
-        .await
+        common::first_alloc_when(&self.agent, job, check).await
     }
 }
 

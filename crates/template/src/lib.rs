@@ -168,12 +168,17 @@ fn non_empty<'a>(delim: &'a str, default: &'a str) -> &'a str {
 pub fn format_json(text: &str, data: &serde_json::Value) -> Result<String, TemplateError> {
     const NAME: &str = "format";
     let template = Template::parse_with(NAME, text, None, &funcs::CLI)?;
-    output::execute(&template.inner, None, &value::from_json(data)).map_err(|e| {
-        TemplateError::Render {
+    let data = value::from_json(data);
+    let inner = &template.inner;
+    output::on_large_stack(|| output::execute(inner, None, &data))
+        .map_err(|message| TemplateError::Render {
+            name: NAME.to_string(),
+            message,
+        })?
+        .map_err(|e| TemplateError::Render {
             name: NAME.to_string(),
             message: engine_message(&e),
-        }
-    })
+        })
 }
 
 /// A parse or lex error of the engine as a [`TemplateError::Syntax`].

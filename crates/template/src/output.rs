@@ -1,5 +1,8 @@
-//! Executing a parsed template into a string with a size limit, so no template (a loop around
-//! a long string, say) can fill memory: past [`MAX_OUTPUT`] bytes execution stops with an error.
+//! Executing a parsed template safely: into a string with a size limit, so no template (a loop
+//! around a long string, say) can fill memory — past [`MAX_OUTPUT`] bytes execution stops with
+//! an error — and on a thread of its own with a large stack, so a deeply recursive template
+//! (`{{template}}` and `executeTemplate` calling themselves) meets the engine's depth limits
+//! rather than the end of the caller's stack, whatever thread the caller runs on.
 
 use std::fmt;
 
@@ -7,6 +10,23 @@ use gotmpl::Value;
 
 /// The most text one execution may write: 64 MiB.
 pub(crate) const MAX_OUTPUT: usize = 64 << 20;
+
+/// Stack of the thread executions run on. Reserved, not committed: pages are touched only as
+/// deep as a template recurses.
+const STACK_SIZE: usize = 256 << 20;
+
+/// Runs `f` on a new thread with a [`STACK_SIZE`] stack, waiting for it.
+pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("template".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, f)
+            .map_err(|e| format!("could not start a thread to render on: {e}"))?
+            .join()
+            .map_err(|_| "rendering stopped unexpectedly".to_string())
+    })
+}
 
 /// A `String` that refuses to grow past [`MAX_OUTPUT`].
 struct Limited {

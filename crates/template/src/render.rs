@@ -20,7 +20,7 @@ use crate::{Dependency, Lookup, Rendered, TemplateError};
 pub(crate) const MAX_PASSES: usize = 32;
 
 /// How deeply `executeTemplate` may nest.
-const MAX_NESTING: usize = 32;
+const MAX_NESTING: usize = 16;
 
 /// What one pass knows and what it found out.
 struct Pass {
@@ -127,7 +127,14 @@ pub(crate) fn execute_template(name: &str, data: &Value) -> Result<Value, String
     let result = match template {
         Some(template) => crate::output::execute(&template, Some(name), data)
             .map(|text| Value::String(Arc::from(text)))
-            .map_err(|e| crate::engine_message(&e)),
+            .map_err(|e| {
+                // A nested call's error already names this function once.
+                let message = crate::engine_message(&e);
+                match message.strip_prefix("executeTemplate: ") {
+                    Some(inner) => inner.to_string(),
+                    None => message,
+                }
+            }),
         None => Err(format!(
             "templates nest more than {MAX_NESTING} levels deep"
         )),
@@ -145,7 +152,7 @@ pub(crate) fn run(
     let mut known = BTreeMap::new();
     let mut env = BTreeMap::new();
     for _ in 0..MAX_PASSES {
-        let active = Active::push(Pass {
+        let pass = Pass {
             template: template.clone(),
             known: mem::take(&mut known),
             env: mem::take(&mut env),
@@ -154,11 +161,8 @@ pub(crate) fn run(
             used: BTreeSet::new(),
             missing: BTreeSet::new(),
             nesting: 0,
-        });
-        let output = crate::output::execute(template, None, &Value::Nil);
-        let Some(pass) = active.finish() else {
-            return Err(render_error(name, "the render pass was lost".into()));
         };
+        let (output, pass) = execute_pass(template, pass).map_err(|e| render_error(name, e))?;
         if pass.new_deps.is_empty() && pass.new_env.is_empty() {
             return finish(name, output, pass);
         }
@@ -177,6 +181,20 @@ pub(crate) fn run(
         name: name.to_string(),
         passes: MAX_PASSES,
     })
+}
+
+/// Executes one pass on a thread of its own (see [`crate::output::on_large_stack`]); the pass
+/// comes back with what it found out.
+fn execute_pass(
+    template: &Arc<gotmpl::Template>,
+    pass: Pass,
+) -> Result<(gotmpl::Result<String>, Pass), String> {
+    crate::output::on_large_stack(move || {
+        let active = Active::push(pass);
+        let output = crate::output::execute(template, None, &Value::Nil);
+        active.finish().map(|pass| (output, pass))
+    })?
+    .ok_or_else(|| "the render pass was lost".to_string())
 }
 
 /// The last pass's outcome. A failure while data is missing is not an error yet: templates

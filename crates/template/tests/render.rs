@@ -587,15 +587,28 @@ fn the_cli_set_has_no_task_functions() {
 }
 
 #[test]
-fn deep_recursion_stops_with_an_error_on_a_small_stack() {
-    let text = "{{ define \"y\" }}{{ if . }}{{ template \"y\" (slice . 1) }}{{ else }}{{ executeTemplate \"y\" (loop 198) }}{{ end }}{{ end }}{{ executeTemplate \"y\" (loop 198) }}";
-    let t = Template::parse("deep", text, None).unwrap();
-    let outcome = std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(move || t.render(&Answers::default()).map(|r| r.text.len()))
-        .unwrap()
-        .join()
-        .unwrap();
-    let e = outcome.unwrap_err();
-    assert!(e.to_string().contains("nest more than"), "{e}");
+fn deep_recursion_ends_in_an_error_whatever_the_callers_stack() {
+    // Each executeTemplate recurses 25 levels through {{template}}, then nests once more.
+    let nested = "{{ define \"y\" }}{{ if . }}{{ template \"y\" (slice . 1) }}{{ else }}{{ executeTemplate \"y\" (loop 25) }}{{ end }}{{ end }}{{ executeTemplate \"y\" (loop 25) }}";
+    let recursive = "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}";
+    for (text, expected) in [
+        (nested, "nest more than 16"),
+        (recursive, "recursion limit"),
+    ] {
+        let t = Template::parse("deep", text, None).unwrap();
+        let outcome = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || t.render(&Answers::default()).map(|r| r.text.len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        let e = outcome.unwrap_err();
+        assert!(e.to_string().contains(expected), "{e}");
+        assert!(
+            !e.to_string().contains("executeTemplate: executeTemplate"),
+            "{e}"
+        );
+    }
+    let e = format_json(recursive, &json!({})).unwrap_err();
+    assert!(e.to_string().contains("recursion limit"), "{e}");
 }

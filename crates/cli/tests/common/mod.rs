@@ -147,3 +147,49 @@ pub fn setup_vault(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A `-dev` agent in `dir` with the agent configuration `config` (which should hold a `vault`
+/// block aimed at `bao`), once `drover setup vault -y` has configured `bao` for it.
+pub async fn vault_agent(bao: &Bao, dir: &Path, config: &str) -> Agent {
+    let config_path = dir.join("agent.hcl");
+    std::fs::write(&config_path, config).unwrap();
+    let data = dir.join("data");
+    let agent = Agent::with_args(
+        &bin(),
+        dir,
+        data.clone(),
+        &[
+            "-dev",
+            "-config",
+            &config_path.display().to_string(),
+            "-data-dir",
+            &data.display().to_string(),
+        ],
+    );
+    agent.wait_ready().await;
+    let (code, out, err) = setup_vault(bao, Some(bao.root_token()), &agent.addr(), dir, &["-y"]);
+    assert_eq!(code, 0, "setup vault: {out}{err}");
+    agent
+}
+
+/// The first allocation of `job` on `agent` once `check` holds for it (waits up to 90 s).
+pub async fn first_alloc_when(
+    agent: &Agent,
+    job: &str,
+    check: impl Fn(&drover_api::Allocation) -> bool,
+) -> drover_api::Allocation {
+    let client = agent.client();
+    eventually(Duration::from_secs(90), || async {
+        let (stubs, _) = client
+            .job_allocations(job, false, &Default::default())
+            .await
+            .ok()?;
+        let stub = stubs.into_iter().next()?;
+        let (alloc, _) = client
+            .allocation(&stub.id, &Default::default())
+            .await
+            .ok()?;
+        check(&alloc).then_some(alloc)
+    })
+    .await
+}

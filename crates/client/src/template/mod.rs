@@ -26,6 +26,15 @@ pub struct Data {
     pub values: BTreeMap<Dependency, Value>,
 }
 
+impl Data {
+    /// Keeps `value` for `dep`; whether it differs from what was kept.
+    pub fn absorb(&mut self, dep: Dependency, value: Value) -> bool {
+        let changed = self.values.get(&dep) != Some(&value);
+        self.values.insert(dep, value);
+        changed
+    }
+}
+
 /// What templates see: the data, and the task's environment for `env`.
 struct View<'a> {
     env: &'a BTreeMap<String, String>,
@@ -81,8 +90,9 @@ impl TaskTemplates {
             };
             let delims = Some((block.left_delim.as_str(), block.right_delim.as_str()))
                 .filter(|(l, r)| !l.is_empty() && !r.is_empty());
-            let parsed =
-                Template::parse(&name, &text, delims).map_err(|e| format!("{name}: {e}"))?;
+            let parsed = Template::parse(&name, &text, delims)
+                .map_err(|e| format!("{name}: {e}"))?
+                .error_on_missing_key(block.err_missing_key);
             entries.push(Entry {
                 block: block.clone(),
                 parsed,

@@ -64,8 +64,7 @@ pub async fn first_render(
         for dep in &pass.missing {
             match sources.fetch(dep, 0).await {
                 Ok(f) => {
-                    fetched_any |= data.values.get(dep) != Some(&f.value);
-                    data.values.insert(dep.clone(), f.value);
+                    fetched_any |= data.absorb(dep.clone(), f.value);
                     next.insert(dep.clone(), f.next);
                 }
                 Err(e) => tracing::warn!(error = %e, "template data cannot be read yet"),
@@ -135,16 +134,14 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
     }
     let mut rng = SmallRng::from_os_rng();
     while let Some((dep, value)) = updates.recv().await {
-        let mut changed_data = data.values.get(&dep) != Some(&value);
-        data.values.insert(dep, value);
+        let mut changed_data = data.absorb(dep, value);
         // Take whatever else arrives while the data settles (the templates' `wait`), so one
         // change renders once.
         let (quiet, longest) = templates.quiescence();
         let settle_until = tokio::time::Instant::now() + longest.max(quiet);
         loop {
             while let Ok((dep, value)) = updates.try_recv() {
-                changed_data |= data.values.get(&dep) != Some(&value);
-                data.values.insert(dep, value);
+                changed_data |= data.absorb(dep, value);
             }
             if quiet.is_zero() {
                 break;
@@ -152,8 +149,7 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
             let deadline = (tokio::time::Instant::now() + quiet).min(settle_until);
             match tokio::time::timeout_at(deadline, updates.recv()).await {
                 Ok(Some((dep, value))) => {
-                    changed_data |= data.values.get(&dep) != Some(&value);
-                    data.values.insert(dep, value);
+                    changed_data |= data.absorb(dep, value);
                     if tokio::time::Instant::now() >= settle_until {
                         break;
                     }
@@ -171,17 +167,7 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
                 continue;
             }
         };
-        for dep in pass.used.iter().chain(&pass.missing) {
-            if !followers.contains_key(dep) {
-                let handle = tokio::spawn(follow(
-                    dep.clone(),
-                    sources.clone(),
-                    Next::After(0),
-                    tx.clone(),
-                ));
-                followers.insert(dep.clone(), handle);
-            }
-        }
+        follow_new(&mut followers, &pass, &sources, &tx);
         if !pass.missing.is_empty() {
             // Keep the outputs as they are until the new data is there.
             continue;
