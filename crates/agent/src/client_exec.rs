@@ -16,12 +16,17 @@ impl LocalExecTask {
 }
 
 /// Unknown allocation and a task that is not (or no longer) running: 404; an unknown task or
-/// a command the driver refuses: 400; anything else is the agent's failure: 500.
+/// a command the driver refuses: 400; a task with all the sessions it may have: 429; anything
+/// else is the agent's failure: 500.
 pub(crate) fn api_error(e: ExecError) -> ApiError {
     use drover_client::ExecError::*;
     match &e {
         UnknownAllocation(_) | NotStarted(_) | NotRunning(_) => ApiError::not_found(e.to_string()),
         UnknownTask(_) => ApiError::bad_request(e.to_string()),
+        TooManySessions { .. } => ApiError {
+            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            message: e.to_string(),
+        },
         Driver(_) if e.is_refusal() => ApiError::bad_request(e.to_string()),
         Driver(_) => ApiError::internal(e.to_string()),
     }

@@ -229,6 +229,13 @@ impl Client {
     }
 
     /// The same client (sharing its connections) sending one more header on every request.
+    /// The same client (sharing its connections) speaking with `token`.
+    pub fn with_token(&self, token: &str) -> Client {
+        let mut client = self.clone();
+        client.config.token = Some(token.to_string());
+        client
+    }
+
     pub fn with_header(&self, name: &str, value: &str) -> Client {
         let mut client = self.clone();
         client

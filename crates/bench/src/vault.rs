@@ -4,16 +4,19 @@
 //!   beside the same task without Vault, alternating in one run (medians), next to one JWT
 //!   login plus one secret read measured directly from this process;
 //! - steady-state Vault calls per task: tasks whose tokens have a short period run for a while
-//!   and OpenBao's audit log counts their renewals, beside the count half-lease renewal
-//!   predicts (a renewal storm would show as a ratio far above 1).
+//!   and a counting proxy between the agent and OpenBao counts their renewals, beside the count
+//!   half-lease renewal predicts (a renewal storm would show as a ratio far above 1).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use drover_api::*;
 use drover_testkit::bao::Bao;
 use drover_testkit::{Agent, eventually};
 use drover_vault::{VaultClient, VaultConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::scenarios::{ms, percentile};
 
@@ -26,13 +29,14 @@ const RENEWAL_WATCH: Duration = Duration::from_secs(60);
 
 pub async fn vault(bin: &Path) -> Result<(), String> {
     let bao = Bao::start();
+    let proxy = CountingProxy::start(&bao.addr()).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let config = dir.path().join("vault.hcl");
     std::fs::write(
         &config,
         format!(
             "vault {{\n  enabled = true\n  address = \"{}\"\n  default_identity {{\n    aud = [\"vault.io\"]\n    ttl = \"1h\"\n    file = true\n  }}\n}}\n",
-            bao.addr()
+            proxy.addr()
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -78,7 +82,7 @@ pub async fn vault(bin: &Path) -> Result<(), String> {
     }
     plain.sort();
     with_vault.sort();
-    let direct = direct_round_trips(&bao, &data, "bench-vault-0").await?;
+    let direct = direct_round_trips(proxy.addr(), &client, &data, "bench-vault-0").await?;
     let (p, v, d) = (
         percentile(&plain, 0.5),
         percentile(&with_vault, 0.5),
@@ -93,7 +97,7 @@ pub async fn vault(bin: &Path) -> Result<(), String> {
         ms(d)
     );
 
-    renewals(&bao, &client, dir.path()).await
+    renewals(&bao, &client, &proxy).await
 }
 
 /// A batch task that exits at once; with `vault`, it first gets its job's KV secret into its
@@ -146,17 +150,26 @@ async fn start_latency(client: &Client, job: &Job) -> Result<Duration, String> {
     ))
 }
 
-/// One JWT login plus one read of the job's secret, from this process, with the task's own
-/// identity: what the difference above should be close to.
-async fn direct_round_trips(bao: &Bao, data: &Path, job: &str) -> Result<Vec<Duration>, String> {
-    let jwt = std::fs::read_dir(data.join("alloc"))
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok())
-        .find_map(|e| {
-            std::fs::read_to_string(e.path().join("t/secrets/nomad_vault_default.jwt")).ok()
-        })
-        .ok_or("no task wrote its vault_default identity")?;
-    let vault = VaultClient::new(&VaultConfig::new(bao.addr())).map_err(|e| e.to_string())?;
+/// One JWT login plus one read of the job's secret, from this process (through the same
+/// proxy), with the task's own identity: what the difference above should be close to.
+async fn direct_round_trips(
+    vault_addr: &str,
+    client: &Client,
+    data: &Path,
+    job: &str,
+) -> Result<Vec<Duration>, String> {
+    let (stubs, _) = client
+        .job_allocations(job, false, &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let alloc = stubs.first().ok_or("the job has no allocation")?;
+    let jwt = std::fs::read_to_string(
+        data.join("alloc")
+            .join(&alloc.id)
+            .join("t/secrets/nomad_vault_default.jwt"),
+    )
+    .map_err(|e| format!("the task's vault_default identity: {e}"))?;
+    let vault = VaultClient::new(&VaultConfig::new(vault_addr)).map_err(|e| e.to_string())?;
     let mut times = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
@@ -174,18 +187,8 @@ async fn direct_round_trips(bao: &Bao, data: &Path, job: &str) -> Result<Vec<Dur
     Ok(times)
 }
 
-/// Runs tasks whose tokens have a short period and counts their renewals in the audit log.
-async fn renewals(bao: &Bao, client: &Client, dir: &Path) -> Result<(), String> {
-    let audit = dir.join("audit.log");
-    bao.cli(
-        &[
-            "audit",
-            "enable",
-            "file",
-            &format!("file_path={}", audit.display()),
-        ],
-        "",
-    );
+/// Runs tasks whose tokens have a short period and counts their renewals at the proxy.
+async fn renewals(bao: &Bao, client: &Client, proxy: &CountingProxy) -> Result<(), String> {
     bao.write(
         "auth/jwt-nomad/role/bench-short",
         format!(
@@ -213,9 +216,9 @@ async fn renewals(bao: &Bao, client: &Client, dir: &Path) -> Result<(), String> 
             .then_some(())
     })
     .await;
-    let before = count_renewals(&audit);
+    let before = proxy.renewals();
     tokio::time::sleep(RENEWAL_WATCH).await;
-    let observed = count_renewals(&audit) - before;
+    let observed = proxy.renewals() - before;
     let per_task_hour =
         observed as f64 / f64::from(RENEWING_TASKS) * (3600.0 / RENEWAL_WATCH.as_secs_f64());
     // Half-lease renewal: one call per half period.
@@ -235,11 +238,77 @@ async fn renewals(bao: &Bao, client: &Client, dir: &Path) -> Result<(), String> 
     Ok(())
 }
 
-/// Renewal responses recorded so far in the audit log.
-fn count_renewals(audit: &Path) -> usize {
-    std::fs::read_to_string(audit)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"type\":\"response\"") && l.contains("auth/token/renew-self"))
-        .count()
+/// A TCP proxy in front of OpenBao that counts token renewals (`PUT /v1/auth/token/renew-self`
+/// request lines) passing through it.
+struct CountingProxy {
+    addr: String,
+    count: Arc<AtomicUsize>,
+}
+
+const RENEW_LINE: &[u8] = b"PUT /v1/auth/token/renew-self";
+
+impl CountingProxy {
+    async fn start(upstream: &str) -> Result<Self, String> {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = count.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (upstream, counter) = (upstream.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut in_read, mut in_write) = inbound.into_split();
+                    let (mut out_read, mut out_write) = outbound.into_split();
+                    let requests = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        // The end of the previous read, so a request line split across reads
+                        // is still seen once.
+                        let mut tail: Vec<u8> = Vec::new();
+                        loop {
+                            let n = match in_read.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let mut seen = tail.clone();
+                            seen.extend_from_slice(&buf[..n]);
+                            let found = seen
+                                .windows(RENEW_LINE.len())
+                                .filter(|w| *w == RENEW_LINE)
+                                .count();
+                            let in_tail = tail
+                                .windows(RENEW_LINE.len())
+                                .filter(|w| *w == RENEW_LINE)
+                                .count();
+                            counter.fetch_add(found - in_tail, Ordering::Relaxed);
+                            let keep = seen.len().min(RENEW_LINE.len() - 1);
+                            tail = seen[seen.len() - keep..].to_vec();
+                            if out_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let answers = tokio::io::copy(&mut out_read, &mut in_write);
+                    let _ = tokio::join!(requests, answers);
+                });
+            }
+        });
+        Ok(CountingProxy { addr, count })
+    }
+
+    fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn renewals(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
 }

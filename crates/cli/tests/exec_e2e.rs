@@ -1,7 +1,8 @@
 //! Black-box tests of `alloc exec`: the built binary as agent and CLI, a real raw_exec task,
 //! commands run in its context with stdin, stdout, stderr and exit codes relayed over the
-//! websocket; terminals; errors; ACLs (headers and the `ws_handshake` message); and sockets
-//! passed on between agents.
+//! websocket; terminals; errors; ACLs (headers and the `ws_handshake` message, checked before
+//! anything is revealed or passed on); sockets passed on between agents; and sessions that end
+//! with their task and are limited in number.
 
 mod common;
 
@@ -10,8 +11,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{acl_agent, bin, server_and_second_client};
-use drover_api::client::exec::{ExecError, ExecReceiver, ExecRequest, open_websocket};
+use common::{acl_agent, bin, client_agent, drover, server_and_second_client};
+use drover_api::client::exec::{ExecError, ExecReceiver, ExecRequest, ExecSender, open_websocket};
 use drover_api::exec::{ExecInput, ExecOutput};
 use drover_api::*;
 use drover_testkit::{Agent, eventually};
@@ -223,6 +224,89 @@ async fn drain(receiver: &mut ExecReceiver) -> Result<(String, String, i32), Exe
     }
 }
 
+/// Opens `path` with `ws_handshake` semantics: sends `headers`, then the handshake with
+/// `auth_token`; the command's stdout when it exits, or the close frame's reason.
+async fn with_handshake(
+    addr: &str,
+    path: &str,
+    headers: &[(String, String)],
+    auth_token: &str,
+) -> Result<String, String> {
+    let mut ws = open_websocket(addr, path, headers).await.unwrap();
+    let hello = serde_json::json!({"version": 1, "auth_token": auth_token}).to_string();
+    ws.send(Message::text(hello)).await.unwrap();
+    let mut out = String::new();
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let frame: ExecOutput = serde_json::from_str(text.as_str()).unwrap();
+                out.push_str(&String::from_utf8_lossy(
+                    &frame.stdout.map(|o| o.data).unwrap_or_default(),
+                ));
+                if frame.exited {
+                    return Ok(out);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Err(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The query of an exec request for `command` in task `task` of `alloc`, with `ws_handshake`.
+fn handshake_path(alloc: &str, task: &str, command: &[&str]) -> String {
+    let command = serde_json::to_string(command).unwrap();
+    format!(
+        "/v1/client/allocation/{alloc}/exec?task={task}&command={}&ws_handshake=true",
+        drover_api::client::escape(&command)
+    )
+}
+
+/// A policy `name` with `rules`, and a client token for it (made with `mgmt`).
+async fn token_for(client: &Client, name: &str, rules: &str) -> String {
+    let policy = AclPolicy {
+        name: name.into(),
+        rules: rules.into(),
+        ..Default::default()
+    };
+    let _: serde_json::Value = client
+        .post(&format!("/v1/acl/policy/{name}"), &policy)
+        .await
+        .unwrap();
+    let token: AclToken = client
+        .post(
+            "/v1/acl/token",
+            &AclToken {
+                name: name.into(),
+                r#type: "client".into(),
+                policies: vec![name.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    token.secret_id
+}
+
+const READER: &str = "namespace \"default\" {\n  policy = \"read\"\n}\n";
+const EXECER: &str = "namespace \"default\" {\n  policy = \"read\"\n  capabilities = [\"alloc-exec\", \"alloc-node-exec\"]\n}\n";
+
+/// The status of an exec request for `command` in `task` of `alloc` through `agent`, with
+/// `token` in headers: the agent's refusal, or 101 once the socket is open.
+async fn exec_status(agent: &Agent, token: Option<&str>, alloc: &str, task: &str) -> u16 {
+    let request = ExecRequest {
+        task: task.into(),
+        command: vec!["true".into()],
+        tty: false,
+    };
+    match api(agent, token).exec(alloc, &request).await {
+        Ok(_) => 101,
+        Err(e) => e.status().unwrap_or_else(|| panic!("no status: {e}")),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_runs_in_the_task_relays_streams_and_exits_with_the_commands_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -393,51 +477,40 @@ async fn exec_needs_alloc_exec_and_alloc_node_exec_for_raw_exec() {
     let (dir, agent, mgmt) = acl_agent().await;
     let client = api(&agent, Some(&mgmt));
     let alloc = running(&client, sleeper("guarded", 1), 1).await.remove(0);
-    let token_for = |name: &'static str, rules: &'static str| {
-        let client = client.clone();
-        async move {
-            let policy = AclPolicy {
-                name: name.into(),
-                rules: rules.into(),
-                ..Default::default()
-            };
-            let _: serde_json::Value = client
-                .post(&format!("/v1/acl/policy/{name}"), &policy)
-                .await
-                .unwrap();
-            let token: AclToken = client
-                .post(
-                    "/v1/acl/token",
-                    &AclToken {
-                        name: name.into(),
-                        r#type: "client".into(),
-                        policies: vec![name.into()],
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
-            token.secret_id
-        }
-    };
-    let reader = token_for(
-        "reader",
-        "namespace \"default\" {\n  policy = \"read\"\n}\n",
-    )
-    .await;
+    let reader = token_for(&client, "reader", READER).await;
     // `write` includes alloc-exec, but raw_exec has no filesystem isolation: the command
     // reaches the host, which needs alloc-node-exec too (as in Nomad).
     let writer = token_for(
+        &client,
         "writer",
         "namespace \"default\" {\n  policy = \"write\"\n}\n",
     )
     .await;
-    let execer = token_for(
-        "execer",
-        "namespace \"default\" {\n  policy = \"read\"\n  capabilities = [\"alloc-exec\", \"alloc-node-exec\"]\n}\n",
-    )
-    .await;
+    let execer = token_for(&client, "execer", EXECER).await;
     let addr = agent.addr();
+
+    // A caller who may not exec learns nothing: the same 403 for a running task, an unknown
+    // task and an allocation that does not exist.
+    let unknown_alloc = "00000000-0000-4000-8000-000000000000";
+    for token in [None, Some(reader.as_str()), Some("not-a-token")] {
+        for (target, task) in [
+            (&*alloc.id, "t"),
+            (&*alloc.id, "nope"),
+            (unknown_alloc, "t"),
+        ] {
+            let status = exec_status(&agent, token, target, task).await;
+            assert_eq!(status, 403, "{token:?} on {target}/{task}");
+        }
+    }
+    // Past that check, the errors say what is wrong.
+    assert_eq!(
+        exec_status(&agent, Some(&execer), unknown_alloc, "t").await,
+        404
+    );
+    assert_eq!(
+        exec_status(&agent, Some(&execer), &alloc.id, "nope").await,
+        400
+    );
     let exec = |token: &str| {
         drover_with(
             &addr,
@@ -457,38 +530,33 @@ async fn exec_needs_alloc_exec_and_alloc_node_exec_for_raw_exec() {
     let (code, out, err) = exec(&execer);
     assert_eq!((code, out.as_str()), (0, "inside\n"), "{err}");
 
-    // A browser cannot set headers: with ws_handshake the token is the first message.
-    let path = format!(
-        "/v1/client/allocation/{}/exec?task=t&command=%5B%22echo%22%2C%22hand%22%5D&ws_handshake=true",
-        alloc.id
+    // A browser cannot set headers: with ws_handshake the token is the first message, and
+    // refusals come in the same order, as close frames.
+    let path = handshake_path(&alloc.id, "t", &["echo", "hand"]);
+    let denied = Err("Permission denied".to_string());
+    let header = |token: &str| vec![(TOKEN_HEADER.to_string(), token.to_string())];
+    assert_eq!(
+        with_handshake(&addr, &path, &[], &execer).await,
+        Ok("hand\n".into())
     );
-    for (token, expected) in [(&execer, Ok("hand\n")), (&reader, Err("Permission denied"))] {
-        let mut ws = open_websocket(&addr, &path, &[]).await.unwrap();
-        let hello = serde_json::json!({"version": 1, "auth_token": token}).to_string();
-        ws.send(Message::text(hello)).await.unwrap();
-        let mut out = String::new();
-        let outcome = loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let frame: ExecOutput = serde_json::from_str(text.as_str()).unwrap();
-                    out.push_str(&String::from_utf8_lossy(
-                        &frame.stdout.map(|o| o.data).unwrap_or_default(),
-                    ));
-                    if frame.exited {
-                        break Ok(out.clone());
-                    }
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    break Err(frame.map(|f| f.reason.to_string()).unwrap_or_default());
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        };
-        match expected {
-            Ok(want) => assert_eq!(outcome.as_deref(), Ok(want)),
-            Err(want) => assert_eq!(outcome.as_ref().map_err(String::as_str), Err(want)),
-        }
+    assert_eq!(with_handshake(&addr, &path, &[], &reader).await, denied);
+    assert_eq!(with_handshake(&addr, &path, &[], "").await, denied);
+    for path in [
+        handshake_path(&alloc.id, "nope", &["true"]),
+        handshake_path(unknown_alloc, "t", &["true"]),
+    ] {
+        assert_eq!(with_handshake(&addr, &path, &[], "").await, denied);
+        assert_eq!(with_handshake(&addr, &path, &[], &reader).await, denied);
     }
+    // An empty token in the handshake keeps the one sent in headers; a token in it wins.
+    assert_eq!(
+        with_handshake(&addr, &path, &header(&execer), "").await,
+        Ok("hand\n".into())
+    );
+    assert_eq!(
+        with_handshake(&addr, &path, &header(&execer), &reader).await,
+        denied
+    );
     drop(dir);
 }
 
@@ -521,5 +589,178 @@ async fn exec_reaches_allocations_on_other_nodes_through_any_agent() {
         );
         assert_eq!(code, 7, "{out}{err}");
         assert_eq!(out, format!("piped\n{}\n", task_dir(data, &alloc.id)));
+    }
+}
+
+/// An ACL-enabled server (bootstrapped) and a client-only agent named `second` (both nodes
+/// ready), in `dir`: (server, second, management secret).
+async fn acl_server_and_second_client(dir: &std::path::Path) -> (Agent, Agent, String) {
+    let server_dir = dir.join("server");
+    let data = server_dir.join("data");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let server = Agent::with_args(
+        &bin(),
+        &server_dir,
+        data.clone(),
+        &[
+            "-dev",
+            "-acl-enabled",
+            "-data-dir",
+            &data.display().to_string(),
+        ],
+    );
+    server.wait_ready().await;
+    let (code, out, err) = drover(&server, &["acl", "bootstrap", "-json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mgmt = serde_json::from_str::<AclToken>(&out).unwrap().secret_id;
+    let second = client_agent(dir, &server, "second");
+    let client = api(&server, Some(&mgmt));
+    eventually(Duration::from_secs(30), || async {
+        let (nodes, _) = client.nodes(&Default::default()).await.ok()?;
+        (nodes.iter().filter(|n| n.status == "ready").count() == 2).then_some(())
+    })
+    .await;
+    (server, second, mgmt)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callers_who_may_not_exec_are_refused_before_anything_is_passed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut second, mgmt) = acl_server_and_second_client(dir.path()).await;
+    let client = api(&server, Some(&mgmt));
+    let allocs = running(&client, sleeper("spread", 2), 2).await;
+    let (nodes, _) = client.nodes(&Default::default()).await.unwrap();
+    let second_node = &nodes.iter().find(|n| n.name == "second").unwrap().id;
+    let (on_second, on_server): (Vec<_>, Vec<_>) =
+        allocs.into_iter().partition(|a| &a.node_id == second_node);
+    let (on_second, on_server) = (&on_second[0].id, &on_server[0].id);
+    let reader = token_for(&client, "reader", READER).await;
+    let execer = token_for(&client, "execer", EXECER).await;
+
+    // Both ways between the agents, with headers or a handshake: refused where asked, allowed
+    // through both agents' checks.
+    for (via, alloc) in [(&server, on_second), (&second, on_server)] {
+        for token in [None, Some(reader.as_str())] {
+            assert_eq!(exec_status(via, token, alloc, "t").await, 403, "{token:?}");
+        }
+        let path = handshake_path(alloc, "t", &["echo", "far"]);
+        assert_eq!(
+            with_handshake(&via.addr(), &path, &[], &reader).await,
+            Err("Permission denied".into())
+        );
+        assert_eq!(
+            with_handshake(&via.addr(), &path, &[], &execer).await,
+            Ok("far\n".into())
+        );
+        let (code, out, err) = drover_with(
+            &via.addr(),
+            Some(&execer),
+            &["alloc", "exec", alloc, "echo", "far"],
+            b"",
+        );
+        assert_eq!((code, out.as_str()), (0, "far\n"), "{err}");
+    }
+
+    // With the second node's agent gone, the server cannot pass anything on: a caller who may
+    // exec learns so, one who may not is refused as before, without the server trying.
+    second.kill();
+    let status = exec_status(&server, Some(&execer), on_second, "t").await;
+    assert_ne!(status, 403);
+    assert_ne!(status, 101);
+    assert_eq!(exec_status(&server, None, on_second, "t").await, 403);
+    let path = handshake_path(on_second, "t", &["true"]);
+    assert_eq!(
+        with_handshake(&server.addr(), &path, &[], "").await,
+        Err("Permission denied".into())
+    );
+    let refused = with_handshake(&server.addr(), &path, &[], &execer).await;
+    assert!(
+        refused.as_ref().is_err_and(|r| r != "Permission denied"),
+        "{refused:?}"
+    );
+}
+
+/// Whether process `pid` runs (a zombie does not).
+fn runs(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
+}
+
+/// Opens a session running `sleep 1000` in `alloc`: the sender (to keep it open), the receiver,
+/// and the sleep's process ID.
+async fn sleeping(client: &Client, alloc: &str) -> (ExecSender, ExecReceiver, i32) {
+    let request = ExecRequest {
+        task: "t".into(),
+        command: ["sh", "-c", "echo $$; exec sleep 1000"]
+            .map(String::from)
+            .to_vec(),
+        tty: false,
+    };
+    let (tx, mut rx) = client.exec(alloc, &request).await.unwrap();
+    let frame = rx.recv().await.unwrap();
+    let pid = String::from_utf8_lossy(&frame.stdout.unwrap().data)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(runs(pid));
+    (tx, rx, pid)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_are_limited_per_task_and_end_when_the_task_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let client = agent.client();
+    let alloc = running(&client, sleeper("stopped", 1), 1).await.remove(0);
+
+    // Sixteen sessions at once; the seventeenth is refused with the reason.
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(sleeping(&client, &alloc.id).await);
+    }
+    let request = ExecRequest {
+        task: "t".into(),
+        command: vec!["true".into()],
+        tty: false,
+    };
+    let (_tx, mut rx) = client.exec(&alloc.id, &request).await.unwrap();
+    let refused = rx.recv().await.err().unwrap().to_string();
+    assert!(refused.contains("16 exec sessions open"), "{refused}");
+    // A session that ends frees its place.
+    let (tx, rx, pid) = open.pop().unwrap();
+    drop((tx, rx));
+    eventually(Duration::from_secs(10), || async {
+        (!runs(pid)).then_some(())
+    })
+    .await;
+    let again = eventually(Duration::from_secs(10), || async {
+        let (tx, mut rx) = client.exec(&alloc.id, &request).await.ok()?;
+        let outcome = drain(&mut rx).await;
+        drop(tx);
+        outcome.ok()
+    })
+    .await;
+    assert_eq!(again.2, 0);
+    open.push(sleeping(&client, &alloc.id).await);
+
+    // Stopping the job ends every session: the commands are gone and each caller learns that
+    // its command was killed.
+    client.job_deregister("stopped", false).await.unwrap();
+    for (_tx, mut rx, pid) in open {
+        let (_, _, code) = tokio::time::timeout(Duration::from_secs(30), drain(&mut rx))
+            .await
+            .expect("the session outlived its task")
+            .unwrap();
+        assert_eq!(code, 137);
+        eventually(Duration::from_secs(10), || async {
+            (!runs(pid)).then_some(())
+        })
+        .await;
     }
 }

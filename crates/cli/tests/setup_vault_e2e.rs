@@ -299,3 +299,87 @@ async fn failures_say_what_to_do() {
     assert!(out.contains("not created by drover setup vault"), "{out}");
     assert_eq!(data(&bao, "sys/auth")["jwt-nomad/"]["type"], "userpass");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_keeps_what_another_cluster_may_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&bin(), dir.path());
+    agent.wait_ready().await;
+    let bao = Bao::start();
+    let root = bao.root_token();
+    let run = |args: &[&str]| setup_vault(&bao, Some(root), &agent.addr(), dir.path(), args);
+    let vault = VaultClient::new(&VaultConfig::new(bao.addr())).unwrap();
+    let role_path = "auth/jwt-nomad/role/nomad-workloads";
+    let policy_path = "sys/policies/acl/nomad-workloads";
+    // Another cluster's JWT auth method is already at the path.
+    bao.cli(
+        &[
+            "auth",
+            "enable",
+            "-path=jwt-nomad",
+            "-description=Nomad workloads",
+            "jwt",
+        ],
+        "",
+    );
+
+    // The setup fills it in; -destroy then removes the role and the policy exactly as the
+    // setup wrote them, and keeps the method.
+    let (code, out, err) = run(&["-y"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("enable the JWT auth method"), "{out}");
+    let (code, out, err) = run(&["-destroy", "-y"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("- delete the role nomad-workloads"), "{out}");
+    assert!(
+        out.contains("- delete the ACL policy nomad-workloads"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Note: the jwt auth method at jwt-nomad/ was not created by drover setup vault"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("- disable"), "{out}");
+    assert_eq!(
+        data(&bao, "sys/auth")["jwt-nomad/"]["description"],
+        "Nomad workloads"
+    );
+    assert!(vault.read(root, role_path).await.unwrap().is_none());
+    assert!(vault.read(root, policy_path).await.unwrap().is_none());
+
+    // The other cluster's own role and policy, unlike the setup's, are kept, and it says so.
+    bao.write(
+        role_path,
+        json!({
+            "role_type": "jwt",
+            "bound_audiences": ["vault.io"],
+            "bound_claims": {"nomad_namespace": "prod"},
+            "user_claim": "/nomad_job_id",
+            "user_claim_json_pointer": true,
+            "token_type": "service",
+            "token_period": "1h",
+            "token_policies": ["nomad-workloads"],
+        }),
+    );
+    let policy = "path \"secret/data/prod/*\" {\n  capabilities = [\"read\"]\n}\n";
+    bao.write_policy("nomad-workloads", policy);
+    let (code, out, err) = run(&["-destroy", "-y"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(
+            "Note: the role nomad-workloads on jwt-nomad/ is not what drover setup vault writes \
+             and the auth method at jwt-nomad/ is not drover's, so it is kept."
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Note: the ACL policy nomad-workloads is not what drover setup vault writes"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing to remove"), "{out}");
+    assert_eq!(data(&bao, role_path)["token_period"], 3600);
+    assert_eq!(data(&bao, policy_path)["policy"], policy);
+    assert_eq!(data(&bao, "sys/auth")["jwt-nomad/"]["type"], "jwt");
+}

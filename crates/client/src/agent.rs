@@ -104,7 +104,11 @@ pub async fn start(
     let (updates, update_rx) = Updater::channel();
     let (services, services_rx) = crate::services::ServiceSync::channel();
     let signer = IdentitySigner::new(rpc.clone(), identity.node_id.clone());
-    let agent_addr = format!("http://{}", config.http_addr);
+    let agent_api = drover_api::Client::new(drover_api::ClientConfig {
+        address: format!("http://{}", config.http_addr),
+        ..Default::default()
+    })
+    .map_err(|e| ClientError::Config(format!("the agent's own API: {e}")))?;
     let vault = config
         .vault
         .as_ref()
@@ -130,12 +134,12 @@ pub async fn start(
         services,
         hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
             signer: signer.clone(),
-            agent_addr: agent_addr.clone(),
+            agent_api: agent_api.clone(),
             vault: vault.clone(),
         }),
         identities: signer,
         task_api,
-        agent_addr,
+        agent_api,
         vault,
     });
 

@@ -1,7 +1,9 @@
 //! The allocation directory on the host, as Nomad lays it out:
 //! `<data_dir>/alloc/<id>/alloc/{data,logs,tmp}` shared by the group's tasks, and per task
 //! `<task>/{local,secrets (0700),tmp (1777),private (0700)}`. When the task runs as another
-//! `user`, its `secrets`, `private` and `tmp` belong to that user, so the task can use them.
+//! `user`, its `secrets` and `tmp` belong to that user, so the task can use them; `private`
+//! stays the agent's (what the agent keeps for itself, such as the task's Vault token for an
+//! agent restart, is out of the task's reach).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ pub struct TaskDir {
 }
 
 impl TaskDir {
-    /// Hands the task's `secrets`, `private` and `tmp` to `user` (as Nomad does), so a task
+    /// Hands the task's `secrets` and `tmp` to `user` (as Nomad does), so a task
     /// running as that user can use them. Only a root agent can; any other agent runs tasks as
     /// itself (raw_exec refuses other users), so there is nothing to hand over.
     pub fn give_to_user(&self, user: &str) -> Result<(), ClientError> {
@@ -39,7 +41,7 @@ impl TaskDir {
         let account = nix::unistd::User::from_name(user)
             .map_err(|e| err(format!("looking up the account failed: {e}")))?
             .ok_or_else(|| err("no such user on this host".to_string()))?;
-        for dir in [&self.secrets, &self.private, &self.tmp] {
+        for dir in [&self.secrets, &self.tmp] {
             nix::unistd::chown(dir.as_path(), Some(account.uid), Some(account.gid))
                 .map_err(|e| err(format!("changing the owner of {}: {e}", dir.display())))?;
         }
@@ -146,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn private_dirs_belong_to_the_task_user() {
+    fn secrets_and_tmp_belong_to_the_task_user_and_private_to_the_agent() {
         use std::os::unix::fs::MetadataExt;
         let root = tempfile::tempdir().unwrap();
         let dir = AllocDir::new(root.path(), "a1");
@@ -162,7 +164,8 @@ mod tests {
             return;
         };
         t.give_to_user("nobody").unwrap();
-        for p in [&t.secrets, &t.private, &t.tmp] {
+        assert_eq!(std::fs::metadata(&t.private).unwrap().uid(), me.as_raw());
+        for p in [&t.secrets, &t.tmp] {
             assert_eq!(
                 std::fs::metadata(p).unwrap().uid(),
                 nobody.uid.as_raw(),

@@ -35,8 +35,8 @@ pub struct RunnerContext {
     pub identities: IdentitySigner,
     /// Serves each task's API socket; `None` runs tasks without one.
     pub task_api: Option<Arc<dyn crate::task_api::TaskApiServer>>,
-    /// The agent's HTTP API (`http://host:port`), where templates read Nomad data.
-    pub agent_addr: String,
+    /// The agent's HTTP API, where templates read Nomad data as their task.
+    pub agent_api: drover_api::Client,
     /// Where tasks with a `vault` block log in; `None` when the client has no `vault` block.
     pub vault: Option<crate::vault::VaultAccess>,
 }
@@ -73,6 +73,8 @@ pub struct AllocShared {
     kills: BTreeMap<String, watch::Sender<Option<KillReason>>>,
     version: watch::Sender<u64>,
     persist_lock: tokio::sync::Mutex<()>,
+    /// The tasks' open `alloc exec` sessions.
+    pub(crate) exec_sessions: crate::exec::Sessions,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -292,6 +294,7 @@ impl AllocRunner {
             kills,
             version: watch::channel(1).0,
             persist_lock: tokio::sync::Mutex::new(()),
+            exec_sessions: Default::default(),
         });
         let status_loop = tokio::spawn(status_loop(shared.clone()));
         let services = tokio::spawn(crate::services::run(shared.clone()));

@@ -79,6 +79,7 @@ impl TaskRunner {
 
     async fn finish(&self, failed: bool) {
         self.close_api_socket();
+        crate::exec::end_sessions(&self.alloc, &self.name);
         self.alloc.update_task(&self.name, |t| {
             ts::mark_dead(&mut t.state, failed);
             t.handle = None;
@@ -446,21 +447,21 @@ impl TaskRunner {
             .as_ref()
             .map(|b| b.identity_name())
             .unwrap_or_default();
+        // Templates read Nomad data as the task: with its default identity, as renewed.
+        let current_identity = || {
+            self.identity_jwt(drover_api::DEFAULT_IDENTITY)
+                .unwrap_or_default()
+        };
+        let (identity_tx, identity_rx) = tokio::sync::watch::channel(current_identity());
         let mut templates = match started.templates {
             Some(rendered) => {
-                let identity = self.identity_jwt(drover_api::DEFAULT_IDENTITY);
                 let vault_source = ctx
                     .vault
                     .as_ref()
                     .filter(|_| vault.is_some())
                     .map(|a| (a, token_rx.clone()));
-                match TemplateHook::sources(&ctx.agent_addr, identity, vault_source) {
-                    Ok(sources) => Some(Watcher::spawn(rendered, sources)),
-                    Err(e) => {
-                        tracing::warn!(task = %self.name, error = %e, "templates will not be re-rendered");
-                        None
-                    }
-                }
+                let sources = TemplateHook::sources(&ctx.agent_api, identity_rx, vault_source);
+                Some(Watcher::spawn(rendered, sources))
             }
             None => None,
         };
@@ -472,7 +473,9 @@ impl TaskRunner {
                     return Outcome::Killed;
                 }
                 renewal = renewer.next() => {
-                    if let Some(outcome) = self.identities_renewed(handle, task, renewal).await {
+                    let outcome = self.identities_renewed(handle, task, renewal).await;
+                    identity_tx.send_replace(current_identity());
+                    if let Some(outcome) = outcome {
                         return outcome;
                     }
                 }

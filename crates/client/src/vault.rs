@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::alloc_dir::TaskDir;
 use crate::identity::{Backoff, with_jitter};
-use crate::secure_file::{TOKEN_FILE_MODE, file_owner, write_within};
+use crate::secure_file::{TOKEN_FILE_MODE, file_owner, read_within, write_within};
 
 /// The lease assumed for a token recovered from disk after an agent restart, until the first
 /// renewal tells the real one (as Nomad does).
@@ -78,12 +78,10 @@ pub fn login_failure(err: &VaultError) -> String {
     format!("Vault: failed to derive a token: {err}")
 }
 
-/// Writes the token where the task and a restarted agent find it. Blocking.
+/// Writes the token where the task and a restarted agent find it: `private/` (the agent's)
+/// and, unless `disable_file`, `secrets/` (owned by the task's user). Blocking.
 pub fn write_token(dir: &TaskDir, task: &Task, block: &Vault, token: &str) -> Result<(), String> {
-    let owner = file_owner(&task.user)?;
-    let targets =
-        std::iter::once(&dir.private).chain((!block.disable_file).then_some(&dir.secrets));
-    for target in targets {
+    let write = |target: &std::path::Path, owner| {
         write_within(
             target,
             &["vault_token"],
@@ -91,14 +89,19 @@ pub fn write_token(dir: &TaskDir, task: &Task, block: &Vault, token: &str) -> Re
             TOKEN_FILE_MODE,
             owner,
         )
-        .map_err(|e| format!("writing the Vault token to {}: {e}", target.display()))?;
+        .map_err(|e| format!("writing the Vault token to {}: {e}", target.display()))
+    };
+    write(&dir.private, None)?;
+    if !block.disable_file {
+        write(&dir.secrets, file_owner(&task.user)?)?;
     }
     Ok(())
 }
 
-/// The token an earlier run of the agent wrote, if any.
+/// The token an earlier run of the agent wrote, if any (never read through a link or from a
+/// file the agent did not write).
 pub fn saved_token(dir: &TaskDir) -> Option<String> {
-    let token = std::fs::read_to_string(dir.private.join("vault_token")).ok()?;
+    let token = read_within(&dir.private, &["vault_token"], None).ok()?;
     let token = token.trim();
     (!token.is_empty()).then(|| token.to_string())
 }
@@ -132,7 +135,9 @@ pub enum TokenChange {
     Lost(String),
 }
 
-/// Renews one running task's Vault token.
+/// Renews one running task's Vault token. Its schedule lives here, not in the pending call:
+/// the task runner drops and re-makes the call whenever something else happens to the task, and
+/// that must not push the renewal back.
 pub struct TokenRenewer {
     access: VaultAccess,
     block: Vault,
@@ -141,9 +146,14 @@ pub struct TokenRenewer {
     token: TaskToken,
     /// When the current token was obtained or last renewed.
     since: Instant,
+    /// When the next renewal or login attempt is due.
+    next_at: Option<Instant>,
+    backoff: Backoff,
+    /// Vault refused a renewal: the next attempts are logins.
+    relogin: bool,
+    /// A token from a new login not yet reported to the caller.
+    unreported: Option<TaskToken>,
     rng: SmallRng,
-    /// Renewals done, for the figures.
-    pub renewals: u64,
 }
 
 impl TokenRenewer {
@@ -161,8 +171,11 @@ impl TokenRenewer {
             dir,
             token,
             since: Instant::now(),
+            next_at: None,
+            backoff: Backoff::new(FIRST_RETRY, MAX_RETRY),
+            relogin: false,
+            unreported: None,
             rng: SmallRng::from_os_rng(),
-            renewals: 0,
         }
     }
 
@@ -177,39 +190,62 @@ impl TokenRenewer {
         wait.max(Duration::from_secs(1))
     }
 
+    /// Whether this token is renewed at all: not when Vault says it cannot be, when it has no
+    /// lease, or when the block lets it expire.
+    fn renews(&self) -> bool {
+        self.token.renewable && !self.token.lease.is_zero() && !self.block.allow_token_expiration
+    }
+
+    /// Sleeps until the next attempt is due (scheduling it if none is).
+    async fn due(&mut self) {
+        let at = match self.next_at {
+            Some(at) => at,
+            None => {
+                let at = Instant::now() + self.renewal_wait();
+                self.next_at = Some(at);
+                at
+            }
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
     /// Renews until Vault refuses; then logs in again with the identity `current_jwt` gives.
     /// Returns only when the token changed or is lost; a pending call can be dropped.
     pub async fn next(&mut self, current_jwt: impl Fn() -> Option<String>) -> TokenChange {
-        if !self.token.renewable || self.block.allow_token_expiration {
-            // Nothing to renew: the token lives its lease out.
-            return std::future::pending().await;
-        }
-        let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
-        let mut wait = self.renewal_wait();
         loop {
-            tokio::time::sleep(wait).await;
+            if let Some(token) = self.unreported.take() {
+                return TokenChange::Replaced(token);
+            }
+            if self.relogin {
+                return self.replace(&current_jwt).await;
+            }
+            if !self.renews() {
+                // Nothing to renew: the token lives its lease out.
+                return std::future::pending().await;
+            }
+            self.due().await;
             match self.access.client.renew_self(&self.token.token, None).await {
                 Ok(auth) => {
-                    self.renewals += 1;
                     self.token.lease = auth.lease_duration;
                     self.token.renewable = auth.renewable;
                     self.since = Instant::now();
-                    backoff.reset();
-                    if !auth.renewable {
-                        return std::future::pending().await;
-                    }
-                    wait = self.renewal_wait();
+                    self.next_at = None;
+                    self.backoff.reset();
                 }
                 Err(e) if e.is_recoverable() && self.since.elapsed() < self.token.lease => {
                     tracing::warn!(task = %self.task.name, error = %e, "renewing the Vault token failed; retrying");
                     let left = self.token.lease.saturating_sub(self.since.elapsed());
-                    wait = backoff
+                    let wait = self
+                        .backoff
                         .next_wait(&mut self.rng)
                         .min(left.max(Duration::from_secs(1)));
+                    self.next_at = Some(Instant::now() + wait);
                 }
                 Err(e) => {
                     tracing::info!(task = %self.task.name, error = %e, "Vault refused the token's renewal; logging in again");
-                    return self.replace(&current_jwt).await;
+                    self.relogin = true;
+                    self.next_at = Some(Instant::now());
+                    self.backoff.reset();
                 }
             }
         }
@@ -217,8 +253,8 @@ impl TokenRenewer {
 
     /// Logs in again; recoverable failures are retried, others lose the token.
     async fn replace(&mut self, current_jwt: &impl Fn() -> Option<String>) -> TokenChange {
-        let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
         loop {
+            self.due().await;
             let Some(jwt) = current_jwt() else {
                 return TokenChange::Lost(format!(
                     "Vault: the task holds no {:?} identity to log in with",
@@ -227,25 +263,34 @@ impl TokenRenewer {
             };
             match self.access.login(&self.block, &jwt).await {
                 Ok(token) => {
+                    self.token = token.clone();
+                    self.since = Instant::now();
+                    self.relogin = false;
+                    self.next_at = None;
+                    self.backoff.reset();
+                    // Reported even if this call is dropped while the files are written (the
+                    // write itself runs to its end on a blocking thread).
+                    self.unreported = Some(token.clone());
                     let (dir, task, block) =
                         (self.dir.clone(), self.task.clone(), self.block.clone());
-                    let value = token.token.clone();
+                    let value = token.token;
                     let written = tokio::task::spawn_blocking(move || {
                         write_token(&dir, &task, &block, &value)
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
                     if let Err(e) = written {
+                        self.unreported = None;
                         return TokenChange::Lost(format!("Vault: {e}"));
                     }
-                    self.token = token.clone();
-                    self.since = Instant::now();
-                    return TokenChange::Replaced(token);
+                    return TokenChange::Replaced(
+                        self.unreported.take().unwrap_or(self.token.clone()),
+                    );
                 }
                 Err(e) if e.is_recoverable() => {
-                    let wait = backoff.next_wait(&mut self.rng);
+                    let wait = self.backoff.next_wait(&mut self.rng);
                     tracing::warn!(task = %self.task.name, error = %e, ?wait, "logging in to Vault failed; retrying");
-                    tokio::time::sleep(wait).await;
+                    self.next_at = Some(Instant::now() + wait);
                 }
                 Err(e) => return TokenChange::Lost(login_failure(&e)),
             }

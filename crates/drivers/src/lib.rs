@@ -25,7 +25,7 @@ use std::pin::Pin;
 
 pub use drover_api::DriverInfo;
 pub use error::DriverError;
-pub use exec_in_task::{ExecOptions, ExecSession};
+pub use exec_in_task::{ExecControl, ExecOptions, ExecSession};
 pub use handle::{ExitResult, HandleState, TaskHandle};
 pub use nix::sys::signal::Signal;
 pub use raw_exec::RawExecDriver;

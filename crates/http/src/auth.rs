@@ -36,9 +36,10 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         "/v1/client/metadata" => Some(NodeWrite),
         "/v1/client/fs/logs/{alloc}" => ns("read-logs"),
         "/v1/client/fs/ls/{alloc}" | "/v1/client/fs/cat/{alloc}" => ns("read-fs"),
+        // The handler checks alloc-exec in the request's namespace before anything else, then
         // alloc-exec (and alloc-node-exec where the driver does not isolate the filesystem) in
-        // the allocation's own namespace: the handler checks them once it knows the allocation
-        // and, with `ws_handshake`, the token sent in the socket's first message.
+        // the allocation's own namespace: with `ws_handshake` the token comes in the socket's
+        // first message, which this layer cannot read.
         "/v1/client/allocation/{id}/exec" => Some(Public),
         "/v1/jobs" if read => ns("list-jobs"),
         "/v1/jobs" => ns("submit-job"),

@@ -1,6 +1,8 @@
 //! `VaultClient`: one connection pool to one Vault, the calls drover makes (JWT login, token
 //! renewal and revocation, reads, writes, lists, deletes, lease renewal), and the plumbing they
 //! share: URLs under `/v1/`, the token and namespace headers, timeouts, and error decoding.
+//! A clone may speak for another Vault Enterprise namespace (`with_namespace`) while sharing the
+//! connection pool.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::VaultConfig;
 use crate::error::VaultError;
+use crate::query;
 use crate::tls::{self, ServerNameResolver};
 use crate::types::{Auth, Secret};
 
@@ -28,22 +31,24 @@ const NAMESPACE_HEADER: &str = "X-Vault-Namespace";
 #[derive(Clone)]
 pub struct VaultClient {
     inner: Arc<Inner>,
+    /// Sent as `X-Vault-Namespace` with every request when set.
+    namespace: Option<Arc<str>>,
 }
 
+/// What the clones of one client share.
 struct Inner {
     http: reqwest::Client,
     /// The address as configured, without a trailing `/`.
     address: String,
     /// Where requests go: the address, with its host replaced by `tls_server_name` when set.
     base: Url,
-    namespace: Option<String>,
 }
 
 impl fmt::Debug for VaultClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultClient")
             .field("address", &self.inner.address)
-            .field("namespace", &self.inner.namespace)
+            .field("namespace", &self.namespace())
             .finish()
     }
 }
@@ -81,19 +86,9 @@ impl VaultClient {
         }
         let mut headers = HeaderMap::new();
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
-        let namespace = config
-            .namespace
-            .as_deref()
-            .map(str::trim)
-            .filter(|ns| !ns.is_empty())
-            .map(str::to_string);
+        let namespace = given(config.namespace.as_deref()).map(Arc::<str>::from);
         if let Some(ns) = &namespace {
-            let value = HeaderValue::from_str(ns).map_err(|_| {
-                VaultError::Config(format!(
-                    "namespace {ns:?} has characters an HTTP header cannot carry"
-                ))
-            })?;
-            headers.insert(NAMESPACE_HEADER, value);
+            namespace_header(ns)?;
         }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -106,7 +101,8 @@ impl VaultClient {
                 base.set_host(Some(name)).map_err(|e| {
                     VaultError::Config(format!("tls_server_name {name:?} is not a host name: {e}"))
                 })?;
-                builder = builder.dns_resolver(Arc::new(ServerNameResolver { host }));
+                let server_name = base.host_str().unwrap_or(name).to_string();
+                builder = builder.dns_resolver(Arc::new(ServerNameResolver { server_name, host }));
             }
         }
         let http = builder.build().map_err(|e| {
@@ -117,9 +113,24 @@ impl VaultClient {
                 http,
                 address,
                 base,
-                namespace,
             }),
+            namespace,
         })
+    }
+
+    /// This client speaking for Vault Enterprise namespace `namespace` (a task's
+    /// `vault { namespace }`): a clone sharing the connection pool whose requests carry that
+    /// `X-Vault-Namespace` instead of the configured one. `None` (or an empty name) keeps the
+    /// configured namespace. A name an HTTP header cannot carry fails each call with
+    /// [`VaultError::Config`].
+    pub fn with_namespace(&self, namespace: Option<&str>) -> VaultClient {
+        match given(namespace) {
+            Some(ns) => VaultClient {
+                inner: Arc::clone(&self.inner),
+                namespace: Some(Arc::from(ns)),
+            },
+            None => self.clone(),
+        }
     }
 
     /// The address as configured (without a trailing `/`).
@@ -129,7 +140,7 @@ impl VaultClient {
 
     /// The namespace sent with every request, if any.
     pub fn namespace(&self) -> Option<&str> {
-        self.inner.namespace.as_deref()
+        self.namespace.as_deref()
     }
 
     /// Logs in with a JWT: `POST /v1/auth/<mount>/login {"role", "jwt"}` without a token; with
@@ -175,9 +186,17 @@ impl VaultClient {
         Auth::from_answer(&required(answer)?)
     }
 
-    /// Reads `path` (`GET /v1/<path>`); `None` when Vault answers 404.
+    /// Reads `path` (`GET /v1/<path>`); `None` when Vault answers 404. A `?query` on the path
+    /// (`kv/data/app?version=2`, as in templates) is sent as query parameters: `name=value`
+    /// pairs joined by `&`, names of letters, digits, `_`, `-` and `.`, values also `,`, `:`
+    /// and `~`. Anything else, or a name given twice, is refused with
+    /// [`VaultError::InvalidPath`] before anything is sent.
     pub async fn read(&self, token: &str, path: &str) -> Result<Option<Secret>, VaultError> {
-        match self.call(Method::GET, Some(token), path, &[], None).await {
+        let (path, params) = query::split(path)?;
+        match self
+            .call(Method::GET, Some(token), path, &params, None)
+            .await
+        {
             Ok(answer) => answer.map(Secret::from_answer).transpose(),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -198,9 +217,18 @@ impl VaultClient {
     }
 
     /// The keys under `path` (`GET /v1/<path>?list=true`); empty when there are none (404).
+    /// A `?query` on the path is sent as further query parameters, as with [`Self::read`].
     pub async fn list(&self, token: &str, path: &str) -> Result<Vec<String>, VaultError> {
+        let (bare, mut params) = query::split(path)?;
+        if params.iter().any(|(name, _)| *name == "list") {
+            return Err(VaultError::InvalidPath {
+                path: path.to_string(),
+                reason: "a list sets the list parameter itself; remove it from the path".into(),
+            });
+        }
+        params.insert(0, ("list", "true"));
         let answer = match self
-            .call(Method::GET, Some(token), path, &[("list", "true")], None)
+            .call(Method::GET, Some(token), bare, &params, None)
             .await
         {
             Ok(answer) => answer,
@@ -294,6 +322,9 @@ impl VaultClient {
         if let Some(token) = token {
             request = request.header(TOKEN_HEADER, token_header(token)?);
         }
+        if let Some(namespace) = &self.namespace {
+            request = request.header(NAMESPACE_HEADER, namespace_header(namespace)?);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -356,6 +387,19 @@ impl VaultClient {
 
 fn required(answer: Option<Value>) -> Result<Value, VaultError> {
     answer.ok_or_else(|| VaultError::Decode("the answer has no body".into()))
+}
+
+/// A namespace as given, trimmed; `None` when it is unset or empty.
+fn given(namespace: Option<&str>) -> Option<&str> {
+    namespace.map(str::trim).filter(|ns| !ns.is_empty())
+}
+
+fn namespace_header(namespace: &str) -> Result<HeaderValue, VaultError> {
+    HeaderValue::from_str(namespace).map_err(|_| {
+        VaultError::Config(format!(
+            "namespace {namespace:?} has characters an HTTP header cannot carry"
+        ))
+    })
 }
 
 fn token_header(token: &str) -> Result<HeaderValue, VaultError> {

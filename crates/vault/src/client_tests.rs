@@ -174,6 +174,118 @@ async fn a_closed_port_is_unreachable_and_recoverable() {
     );
 }
 
+#[tokio::test]
+async fn a_query_on_a_read_or_list_path_is_sent_as_parameters() {
+    let (addr, seen) = serve_once(answer("200 OK", r#"{"data":{"data":{}}}"#)).await;
+    client(&addr, None)
+        .read("t", "secret/data/app?version=2")
+        .await
+        .unwrap()
+        .unwrap();
+    let request = seen.await.unwrap();
+    assert!(
+        request.starts_with("GET /v1/secret/data/app?version=2 HTTP/1.1\r\n"),
+        "{request}"
+    );
+    let (addr, seen) = serve_once(answer("200 OK", r#"{"data":{"keys":["a"]}}"#)).await;
+    let keys = client(&addr, None)
+        .list("t", "secret/metadata/app?after=x")
+        .await
+        .unwrap();
+    assert_eq!(keys, ["a"]);
+    let request = seen.await.unwrap();
+    assert!(
+        request.starts_with("GET /v1/secret/metadata/app?list=true&after=x HTTP/1.1\r\n"),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn queries_that_could_alter_the_request_are_refused_before_sending() {
+    // Nothing listens there: a refusal must come before any connection is tried.
+    let vault = client("http://127.0.0.1:1", None);
+    for path in [
+        "secret/data/app?version=1%26x",
+        "secret/data/app?version=1&version=2",
+    ] {
+        let err = vault.read("t", path).await.unwrap_err();
+        assert!(
+            matches!(err, VaultError::InvalidPath { .. }),
+            "{path}: {err}"
+        );
+    }
+    let err = vault
+        .list("t", "secret/metadata?list=false")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("list parameter"), "{err}");
+}
+
+/// The `X-Vault-Namespace` of the one request made by a client configured with namespace
+/// `configured`, speaking for namespace `task`.
+async fn namespace_sent(configured: Option<&str>, task: Option<&str>) -> Option<String> {
+    let (addr, seen) = serve_once(answer("200 OK", r#"{"data":{}}"#)).await;
+    let vault = client(&addr, configured).with_namespace(task);
+    vault.read("t", "secret/data/x").await.unwrap();
+    let request = seen.await.unwrap();
+    request.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case(NAMESPACE_HEADER)
+            .then(|| value.trim().to_string())
+    })
+}
+
+#[tokio::test]
+async fn with_namespace_overrides_the_configured_namespace_in_a_clone() {
+    let configured = client("http://127.0.0.1:8200", Some("team-a"));
+    let task = configured.with_namespace(Some("team-b"));
+    assert_eq!(task.namespace(), Some("team-b"));
+    assert_eq!(configured.namespace(), Some("team-a"));
+    assert!(Arc::ptr_eq(&task.inner, &configured.inner));
+    assert_eq!(configured.with_namespace(None).namespace(), Some("team-a"));
+    assert_eq!(
+        configured.with_namespace(Some(" ")).namespace(),
+        Some("team-a")
+    );
+
+    let sent = |configured, task| namespace_sent(configured, task);
+    assert_eq!(
+        sent(Some("team-a"), Some("team-b")).await.as_deref(),
+        Some("team-b")
+    );
+    assert_eq!(sent(Some("team-a"), None).await.as_deref(), Some("team-a"));
+    assert_eq!(sent(None, None).await, None);
+    assert_eq!(
+        sent(None, Some("team-c/child")).await.as_deref(),
+        Some("team-c/child")
+    );
+}
+
+#[tokio::test]
+async fn a_login_carries_the_overriding_namespace() {
+    let body = r#"{"auth":{"client_token":"s.abc","lease_duration":60,"renewable":true}}"#;
+    let (addr, seen) = serve_once(answer("200 OK", body)).await;
+    client(&addr, Some("team-a"))
+        .with_namespace(Some("team-b"))
+        .login_jwt("jwt-nomad", Some("r"), "e.y.j")
+        .await
+        .unwrap();
+    let request = seen.await.unwrap().to_ascii_lowercase();
+    assert!(
+        request.contains("x-vault-namespace: team-b\r\n"),
+        "{request}"
+    );
+    assert!(!request.contains("team-a"), "{request}");
+}
+
+#[tokio::test]
+async fn a_namespace_no_header_can_carry_fails_the_call() {
+    let vault = client("http://127.0.0.1:1", None).with_namespace(Some("a\nb"));
+    let err = vault.read("t", "secret/data/x").await.unwrap_err();
+    assert!(matches!(err, VaultError::Config(_)), "{err}");
+    assert!(err.to_string().contains("namespace"), "{err}");
+}
+
 #[test]
 fn paths_are_escaped_per_segment_and_traversal_is_refused() {
     let vault = client("http://127.0.0.1:8200", None);

@@ -13,6 +13,7 @@
 mod client;
 mod config;
 mod error;
+mod query;
 mod tls;
 mod types;
 

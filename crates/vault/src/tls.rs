@@ -94,18 +94,53 @@ fn identity(cert: &Path, key: &Path) -> Result<Identity, VaultError> {
     })
 }
 
-/// Resolves whatever name it is asked for to the addresses of `host`: requests go to a URL whose
-/// host is the `tls_server_name` (so TLS checks that name), and connect to the real host.
+/// Resolves the `tls_server_name` to the addresses of the configured host: requests go to a URL
+/// whose host is that name (so TLS checks it), and connect to the real host. Any other name (the
+/// host of a redirect, such as a standby sending a request on to the active node) is resolved
+/// as itself.
 pub(crate) struct ServerNameResolver {
+    /// The host of the request URLs (the `tls_server_name`, as the URL spells it).
+    pub(crate) server_name: String,
+    /// The configured address's host.
     pub(crate) host: String,
 }
 
+impl ServerNameResolver {
+    /// The host to look up for `name`.
+    fn target(&self, name: &str) -> String {
+        if name.eq_ignore_ascii_case(&self.server_name) {
+            self.host.clone()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
 impl Resolve for ServerNameResolver {
-    fn resolve(&self, _name: Name) -> Resolving {
-        let host = self.host.clone();
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = self.target(name.as_str());
         Box::pin(async move {
             let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_server_name_is_sent_to_the_configured_host() {
+        let resolver = ServerNameResolver {
+            server_name: "vault.example".into(),
+            host: "10.0.0.5".into(),
+        };
+        assert_eq!(resolver.target("vault.example"), "10.0.0.5");
+        assert_eq!(resolver.target("Vault.Example"), "10.0.0.5");
+        assert_eq!(
+            resolver.target("active.vault.example"),
+            "active.vault.example"
+        );
     }
 }

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{MOUNT, ROLE, Signer, claims, client, configured_bao};
+use common::{MOUNT, ROLE, Signer, claims, client, configure, configured_bao};
+use drover_testkit::bao::Bao;
 use drover_vault::VaultError;
 use serde_json::json;
 
@@ -146,4 +147,40 @@ async fn refused_logins_say_why() {
         panic!("not a status error");
     };
     assert_eq!(errors, ["permission denied"]);
+}
+
+#[tokio::test]
+async fn a_task_namespace_is_used_for_its_login_and_its_reads() {
+    // The JWT mount, role, policy and secret exist only inside namespace team-a.
+    let signer = Signer::new();
+    let bao = Bao::start();
+    configure(&bao, &signer, Some("team-a"));
+    let agent = client(&bao);
+    let jwt = signer.sign(&claims("web", "vault.io"));
+
+    let err = agent.login_jwt(MOUNT, None, &jwt).await.unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
+
+    let task = agent.with_namespace(Some("team-a"));
+    let auth = task.login_jwt(MOUNT, None, &jwt).await.unwrap();
+    let secret = task
+        .read(&auth.client_token, "secret/data/app/web")
+        .await
+        .unwrap()
+        .expect("the secret in the task's namespace");
+    assert_eq!(secret.raw["data"]["data"]["password"], "hunter2");
+    assert_eq!(
+        task.list(&auth.client_token, "secret/metadata/app")
+            .await
+            .unwrap(),
+        ["web"]
+    );
+    task.renew_self(&auth.client_token, None).await.unwrap();
+    // The client it was made from still speaks for no namespace.
+    assert_eq!(agent.namespace(), None);
+    let err = agent
+        .read(&auth.client_token, "secret/data/app/web")
+        .await
+        .unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
 }

@@ -116,6 +116,46 @@ async fn leased_secrets_carry_their_lease_and_renewal_reaches_it() {
 }
 
 #[tokio::test]
+async fn a_version_on_a_kv_v2_path_reads_that_version() {
+    let bao = Bao::start();
+    let vault = VaultClient::new(&VaultConfig::new(bao.addr())).unwrap();
+    let root = bao.root_token();
+    bao.kv_put("app", json!({"password": "first"}));
+    bao.kv_put("app", json!({"password": "second"}));
+
+    let vault = &vault;
+    let read = |path: &'static str| async move {
+        vault.read(root, path).await.unwrap().map(|s| {
+            let data = &s.raw["data"];
+            (
+                data["data"]["password"].clone(),
+                data["metadata"]["version"].clone(),
+            )
+        })
+    };
+    assert_eq!(
+        read("secret/data/app?version=1").await,
+        Some((json!("first"), json!(1)))
+    );
+    assert_eq!(
+        read("secret/data/app?version=2").await,
+        Some((json!("second"), json!(2)))
+    );
+    assert_eq!(
+        read("secret/data/app").await,
+        Some((json!("second"), json!(2)))
+    );
+    assert_eq!(read("secret/data/app?version=7").await, None);
+
+    let err = vault
+        .read(root, "secret/data/app?version=1&version=2")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, VaultError::InvalidPath { .. }), "{err}");
+    assert!(err.to_string().contains("given twice"), "{err}");
+}
+
+#[tokio::test]
 async fn a_namespace_is_sent_with_every_request() {
     let bao = Bao::start();
     let root = bao.root_token();
@@ -142,6 +182,15 @@ async fn a_namespace_is_sent_with_every_request() {
     let seen = inside.read(root, "kv/data/app").await.unwrap().unwrap();
     assert_eq!(seen.raw["data"]["data"]["a"], "1");
     let outside = VaultClient::new(&VaultConfig::new(bao.addr())).unwrap();
+    assert!(outside.read(root, "kv/data/app").await.unwrap().is_none());
+    // A clone for the namespace sees it; the client it came from still does not.
+    let seen = outside
+        .with_namespace(Some("team-a"))
+        .read(root, "kv/data/app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.raw["data"]["data"]["a"], "1");
     assert!(outside.read(root, "kv/data/app").await.unwrap().is_none());
 }
 

@@ -69,8 +69,9 @@ pub struct HookContext {
 #[derive(Clone)]
 pub struct HookDeps {
     pub signer: IdentitySigner,
-    /// The agent's HTTP API, where templates read Nomad data as the task.
-    pub agent_addr: String,
+    /// The agent's HTTP API (no token: each task's identity is added per request), where
+    /// templates read Nomad data as the task. Made once: a client is costly to build.
+    pub agent_api: drover_api::Client,
     pub vault: Option<VaultAccess>,
 }
 
@@ -87,7 +88,7 @@ pub fn default_hooks(deps: HookDeps) -> Vec<Box<dyn TaskHook>> {
         Box::new(EnvHook),
         Box::new(IdentityHook::new(deps.signer)),
         Box::new(VaultHook::new(deps.vault.clone())),
-        Box::new(TemplateHook::new(deps.agent_addr, deps.vault)),
+        Box::new(TemplateHook::new(deps.agent_api, deps.vault)),
     ]
 }
 

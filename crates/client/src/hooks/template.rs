@@ -5,7 +5,7 @@
 //! `env = true` templates join the task's environment. Runs last, so `env` sees everything the
 //! task will.
 
-use drover_api::{Client, ClientConfig};
+use drover_api::Client;
 use drover_drivers::BoxFuture;
 use tokio::sync::watch;
 
@@ -17,13 +17,13 @@ use crate::template::watch::first_render;
 use crate::vault::VaultAccess;
 
 pub struct TemplateHook {
-    agent_addr: String,
+    agent_api: Client,
     vault: Option<VaultAccess>,
 }
 
 impl TemplateHook {
-    pub fn new(agent_addr: String, vault: Option<VaultAccess>) -> Self {
-        TemplateHook { agent_addr, vault }
+    pub fn new(agent_api: Client, vault: Option<VaultAccess>) -> Self {
+        TemplateHook { agent_api, vault }
     }
 
     fn error(&self, message: impl ToString) -> HookError {
@@ -33,22 +33,17 @@ impl TemplateHook {
         }
     }
 
-    /// The task's ways to its data; the Vault token is updated while the task runs.
+    /// The task's ways to its data; its identity and Vault token are updated while it runs.
     pub fn sources(
-        agent_addr: &str,
-        identity: Option<String>,
+        agent_api: &Client,
+        identity: watch::Receiver<String>,
         vault: Option<(&VaultAccess, watch::Receiver<String>)>,
-    ) -> Result<Sources, String> {
-        let nomad = Client::new(ClientConfig {
-            address: agent_addr.to_string(),
-            token: identity,
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(Sources {
-            nomad,
+    ) -> Sources {
+        Sources {
+            nomad: agent_api.clone(),
+            identity,
             vault: vault.map(|(access, token)| (access.client.clone(), token)),
-        })
+        }
     }
 }
 
@@ -68,14 +63,15 @@ impl TaskHook for TemplateHook {
             let identity = ctx
                 .identities
                 .get(drover_api::DEFAULT_IDENTITY)
-                .map(|h| h.jwt.clone());
+                .map(|h| h.jwt.clone())
+                .unwrap_or_default();
+            let identity = watch::channel(identity).1;
             let token = ctx
                 .vault_token
                 .as_ref()
                 .map(|t| watch::channel(t.token.clone()).1);
             let vault = self.vault.as_ref().zip(token);
-            let sources =
-                Self::sources(&self.agent_addr, identity, vault).map_err(|e| self.error(e))?;
+            let sources = Self::sources(&self.agent_api, identity, vault);
             let events = ctx.events.clone();
             let rendered = first_render(templates, &sources, |message| {
                 events.emit(new_event(EVENT_TEMPLATE, message));

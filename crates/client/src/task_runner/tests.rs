@@ -28,8 +28,14 @@ pub(super) struct Fixture {
     pub signer: StubSigner,
 }
 
-/// The agent address of runner tests: nothing answers there (their tasks have no templates).
-const NO_AGENT: &str = "http://127.0.0.1:9";
+/// The agent API of runner tests: nothing answers there (their tasks have no templates).
+fn no_agent() -> drover_api::Client {
+    drover_api::Client::new(drover_api::ClientConfig {
+        address: "http://127.0.0.1:9".into(),
+        ..Default::default()
+    })
+    .unwrap()
+}
 
 pub(super) async fn fixture() -> Fixture {
     let signer = StubSigner::start().await;
@@ -60,12 +66,12 @@ pub(super) fn fixture_signing_with(
         services: crate::services::ServiceSync::channel().0,
         hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
             signer: identities.clone(),
-            agent_addr: NO_AGENT.into(),
+            agent_api: no_agent(),
             vault: None,
         }),
         identities,
         task_api: None,
-        agent_addr: NO_AGENT.into(),
+        agent_api: no_agent(),
         vault: None,
     });
     Fixture {
@@ -453,12 +459,12 @@ async fn a_restored_task_whose_driver_is_gone_is_killed() {
         services: crate::services::ServiceSync::channel().0,
         hooks: crate::hooks::default_hooks(crate::hooks::HookDeps {
             signer: f.signer.signer(),
-            agent_addr: NO_AGENT.into(),
+            agent_api: no_agent(),
             vault: None,
         }),
         identities: f.signer.signer(),
         task_api: None,
-        agent_addr: NO_AGENT.into(),
+        agent_api: no_agent(),
         vault: None,
     });
     let mut restored = AllocRunner::start(without_drivers, a.clone(), Some(saved));

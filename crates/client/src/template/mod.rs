@@ -10,6 +10,7 @@ pub mod sources;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use drover_api::{CHANGE_MODE_SCRIPT, ChangeScript, Task, Template as TemplateBlock};
@@ -18,7 +19,7 @@ use serde_json::Value;
 
 use crate::alloc_dir::TaskDir;
 use crate::identity::ChangeAction;
-use crate::secure_file::{file_owner, split_relative, write_within};
+use crate::secure_file::{file_owner, read_within, write_within_as};
 
 /// The data templates have been given so far.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +85,8 @@ impl TaskTemplates {
         for (i, block) in task.templates.iter().enumerate() {
             let name = template_name(i, block);
             let text = if block.embedded_tmpl.is_empty() {
-                read_source(dir, &block.source_path).map_err(|e| format!("{name}: {e}"))?
+                read_source(dir, &env, task, &block.source_path)
+                    .map_err(|e| format!("{name}: {e}"))?
             } else {
                 block.embedded_tmpl.clone()
             };
@@ -110,15 +112,13 @@ impl TaskTemplates {
     /// Takes what an earlier run of the agent wrote as the last outputs, so that rendering the
     /// same data again after an agent restart changes nothing and tells the task nothing.
     pub fn adopt_written_outputs(&mut self) {
+        let owner = file_owner(&self.task.user).ok().flatten();
         for entry in &mut self.entries {
-            let Some(parts) = split_relative(&entry.block.dest_path) else {
+            let Ok((root, parts)) = place(&self.dir, &self.env, &entry.block.dest_path) else {
                 continue;
             };
-            let path = parts
-                .iter()
-                .fold(self.dir.dir.clone(), |p, part| p.join(part));
-            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-            if regular && let Ok(text) = std::fs::read_to_string(&path) {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            if let Ok(text) = read_within(&root, &parts, owner) {
                 entry.output = Some(text);
             }
         }
@@ -153,7 +153,7 @@ impl TaskTemplates {
             if settled || entry.output.as_ref() == Some(output) {
                 continue;
             }
-            write_output(&self.dir, &self.task, &entry.block, output)
+            write_output(&self.dir, &self.env, &self.task, &entry.block, output)
                 .map_err(|e| format!("{}: {e}", template_name(i, &entry.block)))?;
             entry.output = Some(output.clone());
             changed.push(i);
@@ -235,47 +235,93 @@ fn template_name(i: usize, block: &TemplateBlock) -> String {
     }
 }
 
-/// A `source` template file, which must be inside the task directory.
-fn read_source(dir: &TaskDir, source: &str) -> Result<String, String> {
-    let parts = split_relative(source)
-        .ok_or_else(|| format!("source {source:?} must be a path inside the task directory"))?;
-    let path = parts.iter().fold(dir.dir.clone(), |p, part| p.join(part));
-    let meta =
-        std::fs::symlink_metadata(&path).map_err(|e| format!("reading source {source:?}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("source {source:?} is not a regular file"));
+/// Where a template's `source` or `destination` is: `${…}` task variables filled in
+/// (`${NOMAD_SECRETS_DIR}/app.env`), then a path relative to the task directory or an absolute
+/// one, which must stay inside the allocation directory (`../alloc/data/x` is allowed, as in
+/// Nomad). The answer is the allocation directory and the components below it.
+fn place(
+    dir: &TaskDir,
+    env: &BTreeMap<String, String>,
+    path: &str,
+) -> Result<(PathBuf, Vec<String>), String> {
+    let alloc_root = dir
+        .dir
+        .parent()
+        .ok_or("the task directory has no allocation directory")?
+        .to_path_buf();
+    let expanded = drover_api::interpolate::substitute(path, |name| env.get(name).cloned());
+    let full = if Path::new(&expanded).is_absolute() {
+        PathBuf::from(&expanded)
+    } else {
+        dir.dir.join(&expanded)
+    };
+    let below = full
+        .strip_prefix(&alloc_root)
+        .map_err(|_| format!("{path:?} ({expanded}) is outside the allocation directory"))?;
+    let mut parts: Vec<String> = Vec::new();
+    for component in below.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop().ok_or_else(|| {
+                    format!("{path:?} ({expanded}) climbs out of the allocation directory")
+                })?;
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("{path:?} is not a usable path"));
+            }
+        }
     }
-    std::fs::read_to_string(&path).map_err(|e| format!("reading source {source:?}: {e}"))
+    if parts.is_empty() {
+        return Err(format!("{path:?} names no file"));
+    }
+    Ok((alloc_root, parts))
+}
+
+/// A `source` template file, inside the allocation directory (never read through a link or
+/// from a directory of another user).
+fn read_source(
+    dir: &TaskDir,
+    env: &BTreeMap<String, String>,
+    task: &Task,
+    source: &str,
+) -> Result<String, String> {
+    let (root, parts) = place(dir, env, source).map_err(|e| format!("source {e}"))?;
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    read_within(&root, &parts, file_owner(&task.user)?)
+        .map_err(|e| format!("reading source {source:?}: {e}"))
 }
 
 /// Writes one output with the block's mode and owner (`uid`/`gid`, else the task's user).
 fn write_output(
     dir: &TaskDir,
+    env: &BTreeMap<String, String>,
     task: &Task,
     block: &TemplateBlock,
     output: &str,
 ) -> Result<(), String> {
-    let parts = split_relative(&block.dest_path).ok_or_else(|| {
-        format!(
-            "destination {:?} must be a path inside the task directory",
-            block.dest_path
-        )
-    })?;
+    let (root, parts) =
+        place(dir, env, &block.dest_path).map_err(|e| format!("destination {e}"))?;
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    // Permission bits only: a job may not make set-user-ID files for its task.
     let mode = block
         .mode()
-        .ok_or_else(|| format!("perms {:?} is not an octal mode", block.perms))?;
+        .ok_or_else(|| format!("perms {:?} is not an octal mode", block.perms))?
+        & 0o777;
+    let user = file_owner(&task.user)?;
     let owner = match (block.uid.filter(|u| *u >= 0), block.gid.filter(|g| *g >= 0)) {
-        (None, None) => file_owner(&task.user)?,
+        (None, None) => user,
         (uid, gid) => {
-            let (default_uid, default_gid) = file_owner(&task.user)?
-                .unwrap_or((nix::unistd::Uid::effective(), nix::unistd::Gid::effective()));
+            let (default_uid, default_gid) =
+                user.unwrap_or((nix::unistd::Uid::effective(), nix::unistd::Gid::effective()));
             Some((
                 uid.map_or(default_uid, |u| nix::unistd::Uid::from_raw(u as u32)),
                 gid.map_or(default_gid, |g| nix::unistd::Gid::from_raw(g as u32)),
             ))
         }
     };
-    write_within(&dir.dir, &parts, output.as_bytes(), mode, owner)
+    write_within_as(&root, &parts, output.as_bytes(), mode, owner, user)
 }
 
 #[cfg(test)]

@@ -51,8 +51,11 @@ pub struct FetchError {
 /// The task's ways to its data.
 #[derive(Clone)]
 pub struct Sources {
-    /// The agent's API, as the task.
+    /// The agent's API.
     pub nomad: Client,
+    /// The task's current default identity: the token Nomad data is read with (renewed
+    /// identities replace it).
+    pub identity: watch::Receiver<String>,
     /// Vault and the task's current token (`None` when the task has no `vault` block).
     pub vault: Option<(VaultClient, watch::Receiver<String>)>,
 }
@@ -82,18 +85,24 @@ impl Sources {
         }
     }
 
+    /// The agent's API as the task, with its current identity.
+    fn as_task(&self) -> Client {
+        self.nomad.with_token(&self.identity.borrow())
+    }
+
     async fn nomad(&self, dep: &Dependency, index: u64) -> Result<Fetched, ClientError> {
         let q = Self::query(index);
+        let nomad = self.as_task();
         let deadline = BLOCKING_WAIT + Duration::from_secs(15);
         let fetched = tokio::time::timeout(deadline, async {
             match dep {
-                Dependency::NomadVar { path } => self.variable(path, q).await,
+                Dependency::NomadVar { path } => Self::variable(&nomad, path, q).await,
                 Dependency::NomadVarList { prefix } => {
                     let q = QueryOptions {
                         prefix: Some(prefix.clone()),
                         ..q
                     };
-                    let (list, meta) = self.nomad.var_list(&q).await?;
+                    let (list, meta) = nomad.var_list(&q).await?;
                     Ok(Fetched {
                         value: serde_json::to_value(&list).unwrap_or(Value::Null),
                         next: Next::After(meta.last_index),
@@ -104,7 +113,7 @@ impl Sources {
                         Some(tag) => q.param("tag", tag.clone()),
                         None => q,
                     };
-                    let (instances, meta) = self.nomad.service(name, &q).await?;
+                    let (instances, meta) = nomad.service(name, &q).await?;
                     let value = instances
                         .iter()
                         .map(|s| {
@@ -122,7 +131,7 @@ impl Sources {
                     })
                 }
                 Dependency::NomadServices => {
-                    let (namespaces, meta) = self.nomad.services(&q).await?;
+                    let (namespaces, meta) = nomad.services(&q).await?;
                     let value = namespaces
                         .iter()
                         .flat_map(|ns| {
@@ -149,12 +158,12 @@ impl Sources {
 
     /// A variable (`null` while it does not exist). The blocking part is a listing of its
     /// path, which also wakes up when the variable is created.
-    async fn variable(&self, path: &str, q: QueryOptions) -> Result<Fetched, ClientError> {
+    async fn variable(nomad: &Client, path: &str, q: QueryOptions) -> Result<Fetched, ClientError> {
         let listing = QueryOptions {
             prefix: Some(path.to_string()),
             ..q
         };
-        let (list, meta) = self.nomad.var_list(&listing).await?;
+        let (list, meta) = nomad.var_list(&listing).await?;
         let next = Next::After(meta.last_index.max(1));
         if !list.iter().any(|v| v.path == path) {
             return Ok(Fetched {
@@ -162,7 +171,7 @@ impl Sources {
                 next,
             });
         }
-        match self.nomad.var_get(path, &QueryOptions::default()).await {
+        match nomad.var_get(path, &QueryOptions::default()).await {
             Ok((var, _)) => Ok(Fetched {
                 value: serde_json::to_value(&var).unwrap_or(Value::Null),
                 next,

@@ -15,15 +15,17 @@ fn block(data: &str, dest: &str) -> Block {
     b
 }
 
+/// A task directory `web` inside the allocation directory `root`, with the shared `alloc/`.
 fn task_dir(root: &std::path::Path) -> TaskDir {
+    let task = root.join("web");
     let dir = TaskDir {
-        dir: root.to_path_buf(),
-        local: root.join("local"),
-        secrets: root.join("secrets"),
-        tmp: root.join("tmp"),
-        private: root.join("private"),
+        dir: task.clone(),
+        local: task.join("local"),
+        secrets: task.join("secrets"),
+        tmp: task.join("tmp"),
+        private: task.join("private"),
     };
-    for d in [&dir.local, &dir.secrets] {
+    for d in [&dir.local, &dir.secrets, &root.join("alloc/data")] {
         std::fs::create_dir_all(d).unwrap();
     }
     dir
@@ -67,7 +69,7 @@ fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
     let pass = templates.render(&data).unwrap();
     assert!(pass.missing.is_empty());
     assert_eq!(templates.write(&pass).unwrap(), vec![0, 1]);
-    let conf = root.path().join("local/app.conf");
+    let conf = root.path().join("web/local/app.conf");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "pw=p1 home=/srv");
     let mode = std::fs::metadata(&conf).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
@@ -104,10 +106,10 @@ fn a_broken_template_names_its_destination() {
 }
 
 #[test]
-fn sources_must_stay_in_the_task_directory() {
+fn sources_must_stay_in_the_allocation_directory_and_not_be_links() {
     let root = tempfile::tempdir().unwrap();
     let dir = task_dir(root.path());
-    std::fs::write(root.path().join("local/t.tpl"), "from file").unwrap();
+    std::fs::write(root.path().join("web/local/t.tpl"), "from file").unwrap();
     let mut from_file = block("", "local/out.txt");
     from_file.source_path = "local/t.tpl".into();
     let task = Task {
@@ -118,14 +120,66 @@ fn sources_must_stay_in_the_task_directory() {
     let pass = templates.render(&Data::default()).unwrap();
     templates.write(&pass).unwrap();
     assert_eq!(
-        std::fs::read_to_string(root.path().join("local/out.txt")).unwrap(),
+        std::fs::read_to_string(root.path().join("web/local/out.txt")).unwrap(),
         "from file"
     );
 
+    // Not through a link planted by the task, not out of the allocation directory.
+    std::os::unix::fs::symlink("/etc/passwd", root.path().join("web/local/link.tpl")).unwrap();
+    for source in ["local/link.tpl", "../../etc/passwd"] {
+        from_file.source_path = source.into();
+        let task = Task {
+            templates: vec![from_file.clone()],
+            ..Default::default()
+        };
+        assert!(
+            TaskTemplates::load(&task, &dir, BTreeMap::new()).is_err(),
+            "{source}"
+        );
+    }
     from_file.source_path = "../../etc/passwd".into();
     let task = Task {
         templates: vec![from_file],
         ..Default::default()
     };
     assert!(TaskTemplates::load(&task, &dir, BTreeMap::new()).is_err());
+}
+
+#[test]
+fn paths_take_task_variables_and_may_reach_the_shared_alloc_dir_only() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = task_dir(root.path());
+    let env = BTreeMap::from([(
+        "NOMAD_SECRETS_DIR".to_string(),
+        dir.secrets.display().to_string(),
+    )]);
+    let task = Task {
+        templates: vec![
+            block("s", "${NOMAD_SECRETS_DIR}/app.env"),
+            block("shared", "../alloc/data/shared.txt"),
+        ],
+        ..Default::default()
+    };
+    let mut templates = TaskTemplates::load(&task, &dir, env.clone()).unwrap();
+    let pass = templates.render(&Data::default()).unwrap();
+    assert_eq!(templates.write(&pass).unwrap(), vec![0, 1]);
+    assert_eq!(
+        std::fs::read_to_string(dir.secrets.join("app.env")).unwrap(),
+        "s"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("alloc/data/shared.txt")).unwrap(),
+        "shared"
+    );
+
+    for escape in ["../../outside.txt", "/etc/drover-test-escape"] {
+        let task = Task {
+            templates: vec![block("x", escape)],
+            ..Default::default()
+        };
+        let mut templates = TaskTemplates::load(&task, &dir, env.clone()).unwrap();
+        let pass = templates.render(&Data::default()).unwrap();
+        let err = templates.write(&pass).unwrap_err();
+        assert!(err.contains("allocation directory"), "{escape}: {err}");
+    }
 }

@@ -13,7 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::sources::{Next, Sources};
 use super::{Change, Data, TaskTemplates};
@@ -122,10 +122,10 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
         next,
     } = rendered;
     let (tx, mut updates) = mpsc::channel::<(Dependency, Value)>(64);
-    let mut followers: BTreeMap<Dependency, JoinHandle<()>> = BTreeMap::new();
+    // Dropped with this task (when the watcher is): every follower stops with it.
+    let mut followers = Followers::default();
     for (dep, n) in next {
-        let handle = tokio::spawn(follow(dep.clone(), sources.clone(), n, tx.clone()));
-        followers.insert(dep, handle);
+        followers.start(dep, n, &sources, &tx);
     }
     // Whatever the templates read that nobody follows yet (all of it, for templates taken
     // over after an agent restart) is fetched from scratch.
@@ -191,28 +191,39 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
             break;
         }
     }
-    for handle in followers.values() {
-        handle.abort();
+}
+
+/// The tasks following each piece of data; dropping this stops them all.
+#[derive(Default)]
+struct Followers {
+    following: BTreeSet<Dependency>,
+    tasks: JoinSet<()>,
+}
+
+impl Followers {
+    fn start(
+        &mut self,
+        dep: Dependency,
+        next: Next,
+        sources: &Sources,
+        tx: &mpsc::Sender<(Dependency, Value)>,
+    ) {
+        if self.following.insert(dep.clone()) {
+            self.tasks
+                .spawn(follow(dep, sources.clone(), next, tx.clone()));
+        }
     }
 }
 
 /// Starts following what `pass` read that is not followed yet.
 fn follow_new(
-    followers: &mut BTreeMap<Dependency, JoinHandle<()>>,
+    followers: &mut Followers,
     pass: &super::Pass,
     sources: &Sources,
     tx: &mpsc::Sender<(Dependency, Value)>,
 ) {
     for dep in pass.used.iter().chain(&pass.missing) {
-        if !followers.contains_key(dep) {
-            let handle = tokio::spawn(follow(
-                dep.clone(),
-                sources.clone(),
-                Next::After(0),
-                tx.clone(),
-            ));
-            followers.insert(dep.clone(), handle);
-        }
+        followers.start(dep.clone(), Next::After(0), sources, tx);
     }
 }
 
@@ -226,6 +237,9 @@ async fn follow(
     let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     let mut rng = SmallRng::from_os_rng();
     loop {
+        if tx.is_closed() {
+            return;
+        }
         let index = match &next {
             Next::After(index) => *index,
             Next::Reread(wait) => {

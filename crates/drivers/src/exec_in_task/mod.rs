@@ -2,8 +2,10 @@
 //! environment, its directory as the working directory and its `user`, with the caller's
 //! stdin, stdout and stderr relayed as [`drover_api::exec`] frames, or one terminal for all
 //! three (`tty`). The command runs in a process group of its own (a session with a terminal),
-//! which is killed when the caller goes away and, like a task's, when the command exits.
+//! which is killed when the caller goes away, when whoever runs the task ends the session
+//! ([`ExecControl`], as the task stops) and, like a task's, when the command exits.
 
+mod control;
 mod pty;
 
 use std::process::Stdio;
@@ -21,6 +23,8 @@ use crate::proc::signal_group;
 use crate::raw_exec::user;
 use crate::{DriverError, ExitResult, TaskConfig};
 
+pub use control::ExecControl;
+
 /// Frames buffered each way before the slower side holds the other back.
 const CHANNEL_DEPTH: usize = 64;
 /// Largest chunk of output sent in one frame.
@@ -37,12 +41,14 @@ pub struct ExecOptions {
     pub tty: bool,
 }
 
-/// A command started in a task. Dropping `output` kills it.
+/// A command started in a task. Dropping `output` kills it, as does `control`.
 pub struct ExecSession {
     /// Frames from the caller: stdin bytes, its end, terminal sizes, heartbeats (`{}`).
     pub input: mpsc::Sender<ExecInput>,
     /// Frames for the caller: stdout and stderr bytes, then one exit frame, then the end.
     pub output: mpsc::Receiver<ExecOutput>,
+    /// Ends the command from outside (the task stops) and tells whether it is over.
+    pub control: ExecControl,
 }
 
 /// Where the caller's input goes.
@@ -125,24 +131,53 @@ pub async fn exec_in_task(
         }
     };
     let feeder = tokio::spawn(feed(in_rx, stdin));
-    tokio::spawn(supervise(child, pgid, pumps, feeder, out_tx));
+    let control = ExecControl::default();
+    let session = Session {
+        child,
+        pgid,
+        pumps,
+        feeder,
+        out: out_tx,
+    };
+    tokio::spawn(supervise(session, control.clone()));
     Ok(ExecSession {
         input: in_tx,
         output: out_rx,
+        control,
     })
 }
 
-/// Waits for the command to exit and reports it, or kills it when the caller goes away.
-async fn supervise(
-    mut child: Child,
+/// What the supervisor of a started command holds.
+struct Session {
+    child: Child,
     pgid: i32,
     pumps: Vec<JoinHandle<()>>,
     feeder: JoinHandle<()>,
     out: mpsc::Sender<ExecOutput>,
-) {
+}
+
+/// Waits for the command to exit and reports it, kills it when the caller goes away, and kills
+/// it (reporting its exit) when `control` ends the session. The session is over on return.
+async fn supervise(session: Session, control: ExecControl) {
+    let Session {
+        mut child,
+        pgid,
+        pumps,
+        feeder,
+        out,
+    } = session;
+    // Dropped first on return: the session is over before its output ends.
+    let _over = control.over_on_drop();
     let status = tokio::select! {
         status = child.wait() => Some(status),
         () = out.closed() => None,
+        () = control.ended() => {
+            // The task stopped: the command goes with it (the group is killed below too).
+            if let Err(e) = signal_group(pgid, Signal::SIGKILL) {
+                tracing::warn!(pgid, error = %e, "could not end an exec session's process group");
+            }
+            Some(child.wait().await)
+        }
     };
     // Whatever the command left behind in its group goes with it.
     if let Err(e) = signal_group(pgid, Signal::SIGKILL) {

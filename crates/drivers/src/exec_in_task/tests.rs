@@ -177,13 +177,59 @@ async fn the_command_is_killed_when_the_caller_goes_away() {
         .unwrap();
     assert!(ProcStat::read(pid).is_some_and(|s| !s.exited()));
     drop(session);
+    gone(pid).await;
+}
+
+/// Waits until `pid` is gone (or a zombie), failing after 10 seconds.
+async fn gone(pid: i32) {
     for _ in 0..400 {
         if ProcStat::read(pid).is_none_or(|s| s.exited()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("the command {pid} outlived its caller");
+    panic!("process {pid} is still running");
+}
+
+#[tokio::test]
+async fn ending_a_session_kills_its_group_and_reports_the_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = exec_in_task(&task(dir.path()), sh("sleep 1000 & echo $!; wait", false))
+        .await
+        .unwrap();
+    let first = session.output.recv().await.unwrap();
+    let pid: i32 = String::from_utf8_lossy(&first.stdout.unwrap().data)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ProcStat::read(pid).is_some_and(|s| !s.exited()));
+    let control = session.control.clone();
+    assert!(!control.is_over());
+    control.end();
+    let (_, _, code) = collect(&mut session).await;
+    assert_eq!(code, 137, "the caller learns the command was killed");
+    assert!(control.is_over());
+    gone(pid).await;
+    // Ending a session that is over does nothing.
+    control.end();
+    assert!(control.is_over());
+}
+
+#[tokio::test]
+async fn a_session_whose_caller_left_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = exec_in_task(&task(dir.path()), sh("exec sleep 1000", false))
+        .await
+        .unwrap();
+    let control = session.control.clone();
+    drop(session);
+    for _ in 0..400 {
+        if control.is_over() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the session outlived its caller");
 }
 
 #[tokio::test]

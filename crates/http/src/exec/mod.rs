@@ -2,13 +2,17 @@
 //! allocation (`alloc exec`), with Nomad's query parameters (`task`, `command` as a JSON array,
 //! `tty`, `ws_handshake`) and frames ([`drover_api::exec`]).
 //!
-//! The agent whose client runs the allocation answers; any other agent passes the socket on
-//! ([`proxy`]) to the node's agent, or (client-only) to its servers. The answering agent checks
+//! Every agent first checks that the caller may run commands at all (`alloc-exec` in the
+//! request's namespace), before it looks anything up or passes anything on, so that a caller
+//! without it learns nothing (the same 403 whether the allocation exists or not). Then the agent
+//! whose client runs the allocation answers; any other agent passes the socket on ([`proxy`])
+//! to the node's agent, or (client-only) to its servers. The answering agent checks
 //! `alloc-exec` in the allocation's own namespace, and `alloc-node-exec` too when the task's
-//! driver does not isolate the filesystem (the command then reaches the host). Without
-//! `ws_handshake` the token comes in headers and every refusal is a plain HTTP error before the
-//! upgrade; with it, the token comes in the socket's first message and refusals are close
-//! frames with the reason, as are failures to start the command ([`session`]).
+//! driver does not isolate the filesystem (the command then reaches the host), before it says
+//! anything about the task. Without `ws_handshake` the token comes in headers and every refusal
+//! is a plain HTTP error before the upgrade; with it, the token comes in the socket's first
+//! message (else the headers' is used) and refusals are close frames with the reason, in the
+//! same order, as are failures to start the command ([`session`]).
 
 mod proxy;
 mod session;
@@ -113,19 +117,76 @@ async fn answer(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let request = ExecParams::parse(params)?;
-    let client = match owner(&state, alloc_id, headers)? {
+    if request.handshake {
+        let asked = Asked {
+            alloc_id: alloc_id.to_string(),
+            headers: headers.clone(),
+            uri: uri.clone(),
+        };
+        return Ok(upgrade
+            .on_upgrade(move |socket| session::after_handshake(socket, state, asked, request)));
+    }
+    match locate(
+        &state,
+        alloc_id,
+        auth::token(headers),
+        &request,
+        headers,
+        uri,
+    )
+    .await?
+    {
+        Target::Local(task) => {
+            Ok(upgrade.on_upgrade(move |socket| session::run(socket, task, request)))
+        }
+        Target::Remote(base) => proxy::forward(&base, uri, headers, upgrade).await,
+    }
+}
+
+/// What a request asked for, kept for after the upgrade.
+struct Asked {
+    alloc_id: String,
+    headers: HeaderMap,
+    uri: Uri,
+}
+
+/// Where the command is to run, once the caller may run it.
+enum Target {
+    /// A running task of this agent's client, and the caller may exec in it.
+    Local(Box<dyn ExecTask>),
+    /// The agent at this base URL answers (and checks again).
+    Remote(String),
+}
+
+/// Finds where the command runs, checking in an order that tells a caller no more than it may
+/// know: `alloc-exec` in the request's namespace before anything is looked up or passed on;
+/// then the allocation; for a local one, the exact permissions in its own namespace
+/// ([`authorize`]) before anything is said about the task; last, whether the task runs.
+async fn locate(
+    state: &AppState,
+    alloc_id: &str,
+    secret: Option<String>,
+    request: &ExecParams,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Target, ApiError> {
+    let namespace = crate::query::namespace_of(uri)?;
+    auth::check(state, secret.clone(), capability(ALLOC_EXEC), &namespace).await?;
+    let client = match owner(state, alloc_id, headers)? {
         Owner::Local(_, client) => client,
-        Owner::Remote(base) => return proxy::forward(&base, uri, headers, upgrade).await,
+        Owner::Remote(base) => return Ok(Target::Remote(base)),
     };
     let task = client.exec_task(alloc_id, &request.task)?;
-    if request.handshake {
-        return Ok(upgrade.on_upgrade(move |socket| async move {
-            session::after_handshake(socket, state, task, request).await
-        }));
-    }
-    authorize(&state, auth::token(headers), task.as_ref()).await?;
+    authorize(state, secret, task.as_ref()).await?;
     task.ready()?;
-    Ok(upgrade.on_upgrade(move |socket| session::run(socket, task, request)))
+    Ok(Target::Local(task))
+}
+
+const ALLOC_EXEC: &str = "alloc-exec";
+const ALLOC_NODE_EXEC: &str = "alloc-node-exec";
+
+fn capability(name: &str) -> Permission {
+    Permission::Namespace(name.to_string())
 }
 
 /// `alloc-exec` in the allocation's namespace, and `alloc-node-exec` when the command would
@@ -136,10 +197,9 @@ async fn authorize(
     task: &dyn ExecTask,
 ) -> Result<(), ApiError> {
     let namespace = task.namespace();
-    let ns = |cap: &str| Permission::Namespace(cap.to_string());
-    auth::check(state, secret.clone(), ns("alloc-exec"), namespace).await?;
+    auth::check(state, secret.clone(), capability(ALLOC_EXEC), namespace).await?;
     if !task.isolates_filesystem() {
-        auth::check(state, secret, ns("alloc-node-exec"), namespace).await?;
+        auth::check(state, secret, capability(ALLOC_NODE_EXEC), namespace).await?;
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Passing an exec socket on to the agent that answers for the allocation: the upstream
 //! socket is opened first, with the caller's token and one more forwarding hop, so that its
-//! refusal reaches the caller as the same HTTP error; then the caller's socket is upgraded and
-//! text, binary and close frames are copied both ways until either side ends.
+//! refusal reaches the caller as the same HTTP error (with `ws_handshake`, the caller's socket
+//! is already open: the handshake read here is sent on first, and a refusal is a close frame);
+//! then text, binary and close frames are copied both ways until either side ends.
 
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -12,12 +13,24 @@ use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
 
 use crate::{ApiError, forward};
 
+/// Opens the upstream socket, then upgrades the caller's and pipes the two.
 pub(super) async fn forward(
     base: &str,
     uri: &Uri,
     headers: &HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let upstream = connect(base, uri, headers).await?;
+    Ok(upgrade.on_upgrade(move |socket| pipe(socket, upstream)))
+}
+
+/// Opens the socket to the agent at `base` for the same path and query, with the caller's
+/// token headers and one more hop; its refusal is the same HTTP error.
+pub(super) async fn connect(
+    base: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<WsStream, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut passed = vec![(
         forward::FORWARDED_HEADER.to_string(),
@@ -28,7 +41,7 @@ pub(super) async fn forward(
             passed.push((name.to_string(), value.to_string()));
         }
     }
-    let upstream = open_websocket(base, path, &passed)
+    open_websocket(base, path, &passed)
         .await
         .map_err(|e| match e {
             drover_api::ClientError::Status { status, body } => ApiError {
@@ -36,12 +49,23 @@ pub(super) async fn forward(
                 message: body,
             },
             other => ApiError::unavailable(format!("reaching the agent at {base}: {other}")),
-        })?;
-    Ok(upgrade.on_upgrade(move |socket| pipe(socket, upstream)))
+        })
+}
+
+/// Sends the caller's handshake message on as the upstream socket's first message.
+pub(super) async fn pass_handshake(
+    mut upstream: WsStream,
+    handshake: String,
+) -> Result<WsStream, ApiError> {
+    upstream
+        .send(tungstenite::Message::text(handshake))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("passing the handshake on: {e}")))?;
+    Ok(upstream)
 }
 
 /// Copies frames both ways until one side closes or fails.
-async fn pipe(caller: WebSocket, upstream: WsStream) {
+pub(super) async fn pipe(caller: WebSocket, upstream: WsStream) {
     let (mut caller_tx, mut caller_rx) = caller.split();
     let (mut upstream_tx, mut upstream_rx) = upstream.split();
     let up = async {

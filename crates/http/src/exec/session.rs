@@ -1,7 +1,9 @@
-//! One exec session on an upgraded socket: the optional handshake, starting the command, and
-//! relaying frames both ways until the command's exit frame has been sent (then a normal
-//! close) or the caller goes away (dropping the streams kills the command). Errors after the
-//! upgrade end the socket with a close frame whose reason is the message, as Nomad's agents do.
+//! One exec session on an upgraded socket: the optional handshake (then the same checks, in
+//! the same order, as without it, and the socket passed on when another agent answers),
+//! starting the command, and relaying frames both ways until the command's exit frame has been
+//! sent (then a normal close) or the caller goes away (dropping the streams kills the command).
+//! Errors after the upgrade end the socket with a close frame whose reason is the message, as
+//! Nomad's agents do.
 
 use std::time::Duration;
 
@@ -9,31 +11,72 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use drover_api::exec::{ExecInput, WS_HANDSHAKE_VERSION, WsHandshake};
 use futures_util::{SinkExt, StreamExt};
 
-use super::{ExecParams, ExecStreams, ExecTask, authorize};
-use crate::{ApiError, AppState};
+use super::{Asked, ExecParams, ExecStreams, ExecTask, Target, locate, proxy};
+use crate::{ApiError, AppState, auth};
 
 /// How long the caller has to send the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest close reason a close frame can carry (125 bytes less the code).
 const MAX_REASON: usize = 123;
 
-/// Reads the handshake's token, checks permissions and the task, then runs the session.
+/// Reads the handshake's token, checks permissions, finds the task, then runs the session or
+/// passes the socket (handshake first) on to the agent that answers.
 pub(super) async fn after_handshake(
     mut socket: WebSocket,
     state: AppState,
-    task: Box<dyn ExecTask>,
+    asked: Asked,
     request: ExecParams,
 ) {
-    let checked = async {
-        let secret = read_handshake(&mut socket).await?;
-        authorize(&state, secret, task.as_ref()).await?;
-        task.ready()
+    let located = async {
+        let handshake = read_handshake(&mut socket).await?;
+        let target = locate(
+            &state,
+            &asked.alloc_id,
+            handshake.token(&asked.headers),
+            &request,
+            &asked.headers,
+            &asked.uri,
+        )
+        .await?;
+        Ok::<_, ApiError>((target, handshake.text))
     };
-    match checked.await {
-        Ok(()) => run(socket, task, request).await,
-        Err(e) => {
-            let _ = socket.send(close_for(&e)).await;
+    let (target, hello) = match located.await {
+        Ok(found) => found,
+        Err(e) => return refuse(socket, &e).await,
+    };
+    match target {
+        Target::Local(task) => run(socket, task, request).await,
+        Target::Remote(base) => {
+            let upstream = async {
+                let upstream = proxy::connect(&base, &asked.uri, &asked.headers).await?;
+                proxy::pass_handshake(upstream, hello).await
+            };
+            match upstream.await {
+                Ok(upstream) => proxy::pipe(socket, upstream).await,
+                Err(e) => refuse(socket, &e).await,
+            }
         }
+    }
+}
+
+/// Ends the socket with `error` as the close frame's reason.
+async fn refuse(mut socket: WebSocket, error: &ApiError) {
+    let _ = socket.send(close_for(error)).await;
+}
+
+/// The caller's first message.
+struct Handshake {
+    /// Its token, unless empty.
+    token: Option<String>,
+    /// The message as sent, to pass on.
+    text: String,
+}
+
+impl Handshake {
+    /// The caller's token: the handshake's, or (when it sends an empty one) the one sent in
+    /// `headers`, as Nomad does.
+    fn token(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+        self.token.clone().or_else(|| auth::token(headers))
     }
 }
 
@@ -41,14 +84,11 @@ pub(super) async fn after_handshake(
 pub(super) async fn run(socket: WebSocket, task: Box<dyn ExecTask>, request: ExecParams) {
     match task.start(request.command, request.tty).await {
         Ok(streams) => relay(socket, streams).await,
-        Err(e) => {
-            let mut socket = socket;
-            let _ = socket.send(close_for(&e)).await;
-        }
+        Err(e) => refuse(socket, &e).await,
     }
 }
 
-async fn read_handshake(socket: &mut WebSocket) -> Result<Option<String>, ApiError> {
+async fn read_handshake(socket: &mut WebSocket) -> Result<Handshake, ApiError> {
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, socket.recv())
         .await
         .map_err(|_| ApiError::bad_request("no handshake message within 30s"))?;
@@ -69,7 +109,10 @@ async fn read_handshake(socket: &mut WebSocket) -> Result<Option<String>, ApiErr
             handshake.version
         )));
     }
-    Ok(Some(handshake.auth_token).filter(|t| !t.is_empty()))
+    Ok(Handshake {
+        token: Some(handshake.auth_token).filter(|t| !t.is_empty()),
+        text,
+    })
 }
 
 /// Relays until the exit frame is sent or the caller leaves.
@@ -141,6 +184,25 @@ fn close(code: u16, reason: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_handshake_token_keeps_the_headers_one() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(drover_api::TOKEN_HEADER, "from-header".parse().unwrap());
+        let handshake = |token: Option<&str>| Handshake {
+            token: token.map(str::to_string),
+            text: String::new(),
+        };
+        assert_eq!(
+            handshake(None).token(&headers).as_deref(),
+            Some("from-header")
+        );
+        assert_eq!(
+            handshake(Some("from-message")).token(&headers).as_deref(),
+            Some("from-message")
+        );
+        assert_eq!(handshake(None).token(&Default::default()), None);
+    }
 
     #[test]
     fn close_reasons_fit_a_control_frame_and_keep_whole_characters() {

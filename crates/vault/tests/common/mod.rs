@@ -70,15 +70,35 @@ pub fn claims(job: &str, aud: &str) -> Value {
 /// tokens with policy `app-read`) as the default role, and `secret/app/web` holding a password.
 pub fn configured_bao(signer: &Signer) -> Bao {
     let bao = Bao::start();
-    bao.cli(&["auth", "enable", &format!("-path={MOUNT}"), "jwt"], "");
-    bao.write(
+    configure(&bao, signer, None);
+    bao
+}
+
+/// Sets up in `bao` (inside `namespace` when given, which is then created along with a KV v2
+/// engine at `secret/`) the JWT mount, role, policy and secret `configured_bao` describes.
+pub fn configure(bao: &Bao, signer: &Signer, namespace: Option<&str>) {
+    let in_namespace = namespace.map(|ns| format!("-namespace={ns}"));
+    // `bao <command...> [-namespace=ns] <rest...>` with `stdin`.
+    let cli = |command: &[&str], rest: &[&str], stdin: &str| {
+        let mut args: Vec<&str> = command.to_vec();
+        args.extend(in_namespace.as_deref());
+        args.extend(rest);
+        bao.cli(&args, stdin);
+    };
+    let write = |path: &str, body: Value| cli(&["write"], &[path, "-"], &body.to_string());
+    if let Some(ns) = namespace {
+        bao.cli(&["namespace", "create", ns], "");
+        cli(&["secrets", "enable"], &["-path=secret", "kv-v2"], "");
+    }
+    cli(&["auth", "enable"], &[&format!("-path={MOUNT}"), "jwt"], "");
+    write(
         &format!("auth/{MOUNT}/config"),
         json!({
             "jwt_validation_pubkeys": [signer.public_pem()],
             "default_role": ROLE,
         }),
     );
-    bao.write(
+    write(
         &format!("auth/{MOUNT}/role/{ROLE}"),
         json!({
             "role_type": "jwt",
@@ -95,16 +115,20 @@ pub fn configured_bao(signer: &Signer) -> Bao {
             "token_policies": ["app-read"],
         }),
     );
-    bao.write_policy(
-        "app-read",
+    cli(
+        &["policy", "write"],
+        &["app-read", "-"],
         r#"
 path "secret/data/app/*" { capabilities = ["read"] }
 path "secret/metadata/app/*" { capabilities = ["list"] }
 path "secret/metadata/app" { capabilities = ["list"] }
 "#,
     );
-    bao.kv_put("app/web", json!({"password": "hunter2"}));
-    bao
+    cli(
+        &["kv", "put"],
+        &["-mount=secret", "app/web", "-"],
+        &json!({"password": "hunter2"}).to_string(),
+    );
 }
 
 /// A client for `bao` with default settings.

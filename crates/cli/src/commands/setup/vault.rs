@@ -269,8 +269,8 @@ impl Session<'_> {
     async fn destroy(&self, found: &survey::Survey) -> CmdResult {
         let address = self.vault.address();
         let (steps, kept) = plan::destroy(found);
-        if let Some(kept) = kept {
-            say!("Note: {kept}.")?;
+        for note in &kept {
+            say!("Note: {note}.")?;
         }
         if steps.is_empty() {
             say!("Nothing to remove: Vault at {address} holds none of drover's setup.")?;

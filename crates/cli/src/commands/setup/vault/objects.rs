@@ -64,6 +64,61 @@ pub fn policy(kv_path: &str, accessor: &str) -> String {
     .join("\n")
 }
 
+/// Fields of a JWT role that `role()` leaves unset; a role with any of them set was changed or
+/// written by someone else.
+const UNSET_IN_ROLE: [&str; 13] = [
+    "bound_claims",
+    "bound_subject",
+    "groups_claim",
+    "allowed_redirect_uris",
+    "oidc_scopes",
+    "max_age",
+    "token_bound_cidrs",
+    "token_ttl",
+    "token_max_ttl",
+    "token_explicit_max_ttl",
+    "token_num_uses",
+    "token_no_default_policy",
+    "token_strictly_bind_ip",
+];
+
+/// True when `have` (a role as Vault reads it back) is exactly the role `role()` writes: the
+/// same values for the fields it sets, and none of the others set.
+pub fn is_setup_role(have: &Value) -> bool {
+    differences(&role(), have).is_empty()
+        && UNSET_IN_ROLE
+            .iter()
+            .all(|field| is_unset(have.get(field).unwrap_or(&Value::Null)))
+}
+
+fn is_unset(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+    }
+}
+
+/// True when `text` is exactly a policy `policy()` writes, for some KV path and for the mount
+/// accessor `accessor` (any accessor when `None`: the auth method is gone).
+pub fn is_setup_policy(text: &str, accessor: Option<&str>) -> bool {
+    let Some((kv_path, written_for)) = policy_parameters(text) else {
+        return false;
+    };
+    accessor.is_none_or(|a| a == written_for) && policy(kv_path, written_for).trim() == text.trim()
+}
+
+/// The KV path and mount accessor a policy from `policy()` names in its first rule.
+fn policy_parameters(text: &str) -> Option<(&str, &str)> {
+    let rest = text.trim_start().strip_prefix("path \"")?;
+    let (kv_path, rest) = rest.split_once("/data/{{identity.entity.aliases.")?;
+    let (accessor, _) = rest.split_once(".metadata.")?;
+    Some((kv_path, accessor))
+}
+
 /// The fields of `want` whose value in `have` differs, as `field is X, want Y` (lists compare
 /// as sets, objects field by field).
 pub fn differences(want: &Value, have: &Value) -> Vec<String> {
@@ -157,6 +212,39 @@ mod tests {
         assert!(differences(&want, &have).is_empty());
         have["claim_mappings"]["extra"] = json!("x");
         assert_eq!(differences(&want, &have).len(), 1);
+    }
+
+    #[test]
+    fn only_exactly_the_setups_policy_is_recognised() {
+        let ours = policy("kv/team", "auth_jwt_1");
+        assert!(is_setup_policy(&ours, Some("auth_jwt_1")));
+        assert!(is_setup_policy(&format!("\n{ours}\n"), None));
+        assert!(!is_setup_policy(&ours, Some("auth_jwt_2")));
+        let widened =
+            format!("{ours}\npath \"kv/team/data/*\" {{\n  capabilities = [\"read\"]\n}}\n");
+        assert!(!is_setup_policy(&widened, Some("auth_jwt_1")));
+        assert!(!is_setup_policy(
+            "path \"secret/*\" { capabilities = [\"read\"] }",
+            None
+        ));
+        assert!(!is_setup_policy("", None));
+    }
+
+    #[test]
+    fn only_exactly_the_setups_role_is_recognised() {
+        let mut have = role();
+        // Vault reads back every field, the unset ones empty, null or zero.
+        have["bound_claims"] = Value::Null;
+        have["token_ttl"] = json!(0);
+        have["token_bound_cidrs"] = json!([]);
+        have["callback_mode"] = json!("client");
+        assert!(is_setup_role(&have));
+        let mut narrowed = have.clone();
+        narrowed["bound_claims"] = json!({"nomad_namespace": "prod"});
+        assert!(!is_setup_role(&narrowed));
+        let mut longer = have.clone();
+        longer["token_period"] = json!(3600);
+        assert!(!is_setup_role(&longer));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use drover_vault::{VaultClient, VaultError};
 use serde_json::json;
 
 use super::objects::{self, AUTH_PATH, DESCRIPTION, POLICY, ROLE, differences};
-use super::survey::{Mount, Survey};
+use super::survey::Survey;
 
 /// What the setup should produce.
 #[derive(Debug, Clone)]
@@ -118,28 +118,45 @@ pub fn setup(found: &Survey, desired: &Desired) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-/// The steps that remove what the setup made. An auth method at the path that the setup did
-/// not create (another description) is kept; the second value says so.
-pub fn destroy(found: &Survey) -> (Vec<Step>, Option<String>) {
+/// The steps that remove what the setup made, and notes on what is kept. An auth method at the
+/// path that the setup did not create (another description) is kept; so are a role and a
+/// policy in it that are not exactly what the setup writes (another cluster may use them).
+pub fn destroy(found: &Survey) -> (Vec<Step>, Vec<String>) {
+    let ours = found
+        .mount
+        .as_ref()
+        .is_some_and(|m| m.description == DESCRIPTION);
+    let accessor = found.mount.as_ref().map(|m| m.accessor.as_str());
     let mut steps = Vec::new();
-    let mut kept = None;
-    if found.role.is_some() {
-        steps.push(Step::DeleteRole);
+    let mut kept = Vec::new();
+    let foreign = |what: String| match found.mount {
+        Some(_) => format!(
+            "{what} is not what drover setup vault writes and the auth method at \
+             {AUTH_PATH}/ is not drover's, so it is kept"
+        ),
+        None => format!("{what} is not what drover setup vault writes, so it is kept"),
+    };
+    if let Some(role) = &found.role {
+        if ours || objects::is_setup_role(role) {
+            steps.push(Step::DeleteRole);
+        } else {
+            kept.push(foreign(format!("the role {ROLE} on {AUTH_PATH}/")));
+        }
     }
-    if found.policy.is_some() {
-        steps.push(Step::DeletePolicy);
+    if let Some(policy) = &found.policy {
+        if ours || objects::is_setup_policy(policy, accessor) {
+            steps.push(Step::DeletePolicy);
+        } else {
+            kept.push(foreign(format!("the ACL policy {POLICY}")));
+        }
     }
     match &found.mount {
-        Some(Mount { description, .. }) if description == DESCRIPTION => {
-            steps.push(Step::DisableMount)
-        }
-        Some(mount) => {
-            kept = Some(format!(
-                "the {} auth method at {AUTH_PATH}/ was not created by drover setup vault \
-                 (description {:?}), so it is kept",
-                mount.kind, mount.description
-            ))
-        }
+        Some(_) if ours => steps.push(Step::DisableMount),
+        Some(mount) => kept.push(format!(
+            "the {} auth method at {AUTH_PATH}/ was not created by drover setup vault \
+             (description {:?}), so it is kept",
+            mount.kind, mount.description
+        )),
         None => {}
     }
     (steps, kept)
@@ -229,6 +246,7 @@ fn hint(source: &VaultError) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::survey::Mount;
     use super::*;
 
     fn desired() -> Desired {
@@ -302,13 +320,49 @@ mod tests {
             steps,
             [Step::DeleteRole, Step::DeletePolicy, Step::DisableMount]
         );
-        assert!(kept.is_none());
+        assert!(kept.is_empty());
         let mut found = complete("acc");
         found.mount.as_mut().unwrap().description = "someone else's".into();
         let (steps, kept) = destroy(&found);
         assert_eq!(steps, [Step::DeleteRole, Step::DeletePolicy]);
-        assert!(kept.unwrap().contains("someone else's"));
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains("someone else's"));
         assert!(destroy(&Survey::default()).0.is_empty());
+    }
+
+    #[test]
+    fn destroy_keeps_a_role_and_policy_of_another_method_that_differ() {
+        let mut found = complete("acc");
+        found.mount.as_mut().unwrap().description = "Nomad workloads".into();
+        found.role.as_mut().unwrap()["token_period"] = json!(3600);
+        found.policy = Some(objects::policy("secret", "other-accessor"));
+        let (steps, kept) = destroy(&found);
+        assert!(steps.is_empty(), "{steps:?}");
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(kept[0].starts_with("the role nomad-workloads"), "{kept:?}");
+        assert!(
+            kept[1].starts_with("the ACL policy nomad-workloads"),
+            "{kept:?}"
+        );
+
+        // With drover's own method, whatever is in it goes.
+        found.mount.as_mut().unwrap().description = DESCRIPTION.into();
+        let (steps, kept) = destroy(&found);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert!(kept.is_empty());
+
+        // With no method left, a policy is removed only when it is exactly the setup's.
+        let found = Survey {
+            policy: Some(objects::policy("kv", "gone-accessor")),
+            ..Default::default()
+        };
+        assert_eq!(destroy(&found).0, [Step::DeletePolicy]);
+        let found = Survey {
+            policy: Some("path \"secret/*\" { capabilities = [\"read\"] }".into()),
+            ..Default::default()
+        };
+        let (steps, kept) = destroy(&found);
+        assert!(steps.is_empty() && kept.len() == 1, "{steps:?} {kept:?}");
     }
 
     #[test]
