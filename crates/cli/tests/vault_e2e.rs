@@ -408,3 +408,75 @@ job "keeper" {
         "the token written before the restart is kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn change_scripts_run_in_the_task_and_a_failing_one_can_fail_it() {
+    let w = world().await;
+    let (code, out, err) = drover(&w.agent, &["var", "put", "nomad/jobs/scripted", "v=1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let task = |name: &str, script: &str| {
+        format!(
+            r#"
+    task "{name}" {{
+      driver = "raw_exec"
+      template {{
+        data        = "{{{{ with nomadVar \"nomad/jobs/scripted\" }}}}v={{{{ .v }}}}{{{{ end }}}}"
+        destination = "local/v.txt"
+        splay       = "0s"
+        change_mode = "script"
+        change_script {{
+          {script}
+        }}
+      }}
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 3600"]
+      }}
+    }}"#
+        )
+    };
+    let reload = task(
+        "reload",
+        r#"command = "/bin/sh"
+          args    = ["-c", "echo reloaded $(cat local/v.txt) >> local/reloads"]"#,
+    );
+    let strict = task(
+        "strict",
+        r#"command       = "/bin/false"
+          fail_on_error = true"#,
+    );
+    let hcl = format!(
+        "job \"scripted\" {{\n  group \"g\" {{\n    reschedule {{\n      attempts  = 0\n      unlimited = false\n    }}\n{reload}\n{strict}\n  }}\n}}\n"
+    );
+    w.run("scripted", &hcl);
+    let alloc = w.alloc_when("scripted", |a| status(a) == "running").await;
+    let (code, out, err) = drover(
+        &w.agent,
+        &["var", "put", "-force", "nomad/jobs/scripted", "v=2"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let reloads = w
+        .agent
+        .data_dir
+        .join("alloc")
+        .join(&alloc.id)
+        .join("reload/local/reloads");
+    eventually(Duration::from_secs(60), || async {
+        let text = std::fs::read_to_string(&reloads).ok()?;
+        text.contains("reloaded v=2").then_some(())
+    })
+    .await;
+    let alloc = w
+        .alloc_when("scripted", |a| {
+            a.task_states
+                .get("strict")
+                .is_some_and(|s| s.state == "dead" && s.failed)
+        })
+        .await;
+    assert!(
+        has_event(&alloc, "strict", "Template failed to run script /bin/false"),
+        "{:?}",
+        events(&alloc, "strict")
+    );
+    assert!(has_event(&alloc, "reload", "Template ran script /bin/sh"));
+}

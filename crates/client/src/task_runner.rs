@@ -34,6 +34,9 @@ enum Outcome {
     Killed,
     /// Stopped to be started again, as a renewed identity asked.
     Restart,
+    /// Stopped for good and failed, for the reason the event gives (a lost Vault token, a
+    /// template that no longer renders, a failed change script with `fail_on_error`).
+    Failed,
 }
 
 /// What the hooks leave for the running task besides its handle.
@@ -187,6 +190,11 @@ impl TaskRunner {
                             return;
                         }
                         Outcome::Exited(exit) => exit,
+                        Outcome::Failed => {
+                            self.event(ts::not_restarting(REASON_UNRECOVERABLE, true));
+                            self.finish(true).await;
+                            return;
+                        }
                         Outcome::Restart => {
                             self.alloc.update_task(&self.name, |t| t.handle = None);
                             continue;
@@ -458,8 +466,9 @@ impl TaskRunner {
                 let vault_source = ctx
                     .vault
                     .as_ref()
+                    .zip(vault_block.as_ref())
                     .filter(|_| vault.is_some())
-                    .map(|a| (a, token_rx.clone()));
+                    .map(|(a, block)| (a.for_block(block), token_rx.clone()));
                 let sources = TemplateHook::sources(&ctx.agent_api, identity_rx, vault_source);
                 Some(Watcher::spawn(rendered, sources))
             }
@@ -490,11 +499,8 @@ impl TaskRunner {
                             }
                         }
                         TokenChange::Lost(reason) => {
-                            // Started again, the task waits for a token before it runs.
-                            self.event(ts::new_event(ts::EVENT_VAULT, reason));
-                            self.event(ts::restart_signaled(ts::REASON_VAULT_TOKEN_CHANGED));
-                            self.stop_task(handle, task).await;
-                            return Outcome::Restart;
+                            // As Nomad: a task that cannot get a new token is killed.
+                            return self.fail_running(handle, task, ts::EVENT_VAULT, reason).await;
                         }
                     }
                 }
@@ -502,7 +508,9 @@ impl TaskRunner {
                     match change {
                         Ok(change) => {
                             for script in &change.scripts {
-                                self.run_change_script(handle, script).await;
+                                if let Err(failure) = self.run_change_script(script).await {
+                                    return self.fail_running(handle, task, ts::EVENT_TEMPLATE, failure).await;
+                                }
                             }
                             let reason = match change.action {
                                 ChangeAction::Restart => ts::REASON_TEMPLATE_RESTART,
@@ -512,7 +520,9 @@ impl TaskRunner {
                                 return outcome;
                             }
                         }
-                        Err(e) => self.event(ts::new_event(ts::EVENT_TEMPLATE, format!("Template failed: {e}"))),
+                        Err(e) => {
+                            return self.fail_running(handle, task, ts::EVENT_TEMPLATE, format!("Template failed: {e}")).await;
+                        }
                     }
                 }
             }
@@ -564,8 +574,8 @@ impl TaskRunner {
     }
 
     /// Runs a template's `change_script` inside the task, within its timeout; a failure is an
-    /// event, and kills the task when the script asks (`fail_on_error`).
-    async fn run_change_script(&self, handle: &dyn TaskHandle, script: &drover_api::ChangeScript) {
+    /// event, or, when the script asks (`fail_on_error`), the reason the task is failed.
+    async fn run_change_script(&self, script: &drover_api::ChangeScript) -> Result<(), String> {
         let failed = match self.change_script_outcome(script).await {
             Ok(()) => {
                 self.event(ts::new_event(
@@ -575,18 +585,30 @@ impl TaskRunner {
                         script.command, script.args
                     ),
                 ));
-                return;
+                return Ok(());
             }
             Err(reason) => reason,
         };
-        self.event(ts::new_event(
-            ts::EVENT_TEMPLATE,
-            format!("Template failed to run script {}: {failed}", script.command),
-        ));
+        let message = format!("Template failed to run script {}: {failed}", script.command);
         if script.fail_on_error {
-            tracing::warn!(task = %self.name, "change script failed; killing the task");
-            let _ = handle.signal(Signal::SIGKILL);
+            return Err(message);
         }
+        self.event(ts::new_event(ts::EVENT_TEMPLATE, message));
+        Ok(())
+    }
+
+    /// Stops the running task for good and fails it, saying why (a `kind` event).
+    async fn fail_running(
+        &self,
+        handle: &dyn TaskHandle,
+        task: &Task,
+        kind: &str,
+        reason: String,
+    ) -> Outcome {
+        tracing::warn!(task = %self.name, %reason, "killing the task");
+        self.event(ts::new_event(kind, reason));
+        self.stop_task(handle, task).await;
+        Outcome::Failed
     }
 
     async fn change_script_outcome(&self, script: &drover_api::ChangeScript) -> Result<(), String> {

@@ -58,13 +58,22 @@ impl std::fmt::Debug for TaskToken {
 }
 
 impl VaultAccess {
+    /// The client for a task's block: in the block's Vault namespace when it names one.
+    pub fn for_block(&self, block: &Vault) -> VaultClient {
+        self.client
+            .with_namespace(Some(block.namespace.as_str()).filter(|n| !n.is_empty()))
+    }
+
     /// Logs in with the task's identity `jwt`, under the block's role (or the client's
     /// `create_from_role`, or the auth method's default role).
     pub async fn login(&self, block: &Vault, jwt: &str) -> Result<TaskToken, VaultError> {
         let role = Some(block.role.as_str())
             .filter(|r| !r.is_empty())
             .or(self.default_role.as_deref());
-        let auth = self.client.login_jwt(&self.auth_path, role, jwt).await?;
+        let auth = self
+            .for_block(block)
+            .login_jwt(&self.auth_path, role, jwt)
+            .await?;
         Ok(TaskToken {
             token: auth.client_token,
             lease: auth.lease_duration,
@@ -224,7 +233,8 @@ impl TokenRenewer {
                 return std::future::pending().await;
             }
             self.due().await;
-            match self.access.client.renew_self(&self.token.token, None).await {
+            let client = self.access.for_block(&self.block);
+            match client.renew_self(&self.token.token, None).await {
                 Ok(auth) => {
                     self.token.lease = auth.lease_duration;
                     self.token.renewable = auth.renewable;

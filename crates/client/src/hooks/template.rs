@@ -7,6 +7,7 @@
 
 use drover_api::Client;
 use drover_drivers::BoxFuture;
+use drover_vault::VaultClient;
 use tokio::sync::watch;
 
 use super::{HookContext, HookError, TaskHook};
@@ -37,12 +38,12 @@ impl TemplateHook {
     pub fn sources(
         agent_api: &Client,
         identity: watch::Receiver<String>,
-        vault: Option<(&VaultAccess, watch::Receiver<String>)>,
+        vault: Option<(VaultClient, watch::Receiver<String>)>,
     ) -> Sources {
         Sources {
             nomad: agent_api.clone(),
             identity,
-            vault: vault.map(|(access, token)| (access.client.clone(), token)),
+            vault,
         }
     }
 }
@@ -70,7 +71,12 @@ impl TaskHook for TemplateHook {
                 .vault_token
                 .as_ref()
                 .map(|t| watch::channel(t.token.clone()).1);
-            let vault = self.vault.as_ref().zip(token);
+            let vault = self
+                .vault
+                .as_ref()
+                .zip(ctx.task.vault.as_ref())
+                .map(|(access, block)| access.for_block(block))
+                .zip(token);
             let sources = Self::sources(&self.agent_api, identity, vault);
             let events = ctx.events.clone();
             let rendered = first_render(templates, &sources, |message| {

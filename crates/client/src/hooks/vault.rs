@@ -52,7 +52,7 @@ impl TaskHook for VaultHook {
             let dir = ctx.alloc_dir.task(&ctx.task.name);
             let mut token = None;
             if let Some(saved) = vault::saved_token(&dir) {
-                match access.client.renew_self(&saved, None).await {
+                match access.for_block(&block).renew_self(&saved, None).await {
                     Ok(auth) => {
                         token = Some(TaskToken {
                             token: saved,
@@ -102,7 +102,7 @@ impl TaskHook for VaultHook {
             .map_err(|e| self.error(e))?;
             vault::set_env(
                 &block,
-                access.client.namespace(),
+                access.for_block(&block).namespace(),
                 &token.token,
                 &mut ctx.task_config.env,
             );
