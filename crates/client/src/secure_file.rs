@@ -200,7 +200,10 @@ mod tests {
     fn reads_and_writes_refuse_links_and_other_users_directories() {
         let root = tempfile::tempdir().unwrap();
         write_within(root.path(), &["secrets", "t"], b"one", 0o600, None).unwrap();
-        assert_eq!(read_within(root.path(), &["secrets", "t"], None).unwrap(), "one");
+        assert_eq!(
+            read_within(root.path(), &["secrets", "t"], None).unwrap(),
+            "one"
+        );
 
         std::os::unix::fs::symlink("/etc/hostname", root.path().join("secrets/link")).unwrap();
         assert!(read_within(root.path(), &["secrets", "link"], None).is_err());
@@ -223,6 +226,9 @@ mod tests {
         // ... unless it is the task user's own.
         let owner = Some((nobody.uid, nobody.gid));
         write_within(root.path(), &["swapped", "t"], b"yes", 0o600, owner).unwrap();
-        assert_eq!(read_within(root.path(), &["swapped", "t"], owner).unwrap(), "yes");
+        assert_eq!(
+            read_within(root.path(), &["swapped", "t"], owner).unwrap(),
+            "yes"
+        );
     }
 }
