@@ -480,3 +480,79 @@ async fn change_scripts_run_in_the_task_and_a_failing_one_can_fail_it() {
     );
     assert!(has_event(&alloc, "reload", "Template ran script /bin/sh"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_past_its_max_ttl_is_replaced_by_a_new_login_and_the_task_told() {
+    let w = world().await;
+    // Tokens of this role live 4 s and can be renewed for at most 8 s: renewal is refused soon.
+    w.bao.write(
+        "auth/jwt-nomad/role/short",
+        r#"{"role_type":"jwt","bound_audiences":["vault.io"],"user_claim":"/nomad_job_id",
+            "user_claim_json_pointer":true,"token_type":"service","token_policies":["nomad-workloads"],
+            "token_ttl":"4s","token_max_ttl":"8s"}"#,
+    );
+    let hcl = r#"
+job "rotating" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      vault {
+        role          = "short"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo new $(cat $NOMAD_SECRETS_DIR/vault_token)' HUP; echo first $(cat $NOMAD_SECRETS_DIR/vault_token); while true; do sleep 0.2; done"]
+      }
+    }
+  }
+}
+"#;
+    w.run("rotating", hcl);
+    let alloc = w.alloc_when("rotating", |a| status(a) == "running").await;
+    let (first, second) = eventually(Duration::from_secs(60), || async {
+        let log = w.logs(&alloc, "t");
+        let first = log
+            .lines()
+            .find_map(|l| l.strip_prefix("first "))?
+            .to_string();
+        let second = log
+            .lines()
+            .find_map(|l| l.strip_prefix("new "))?
+            .to_string();
+        Some((first, second))
+    })
+    .await;
+    assert!(first.starts_with("s.") && second.starts_with("s."));
+    assert_ne!(first, second, "a new login gave the task a new token");
+    let alloc = w.alloc_when("rotating", |_| true).await;
+    assert_eq!(status(&alloc), "running");
+    assert!(has_event(&alloc, "t", "Vault: new Vault token acquired"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_for_the_wrong_audience_is_refused_and_the_task_waits() {
+    let w = world().await;
+    let blocks = r#"vault {}
+      identity {
+        name = "vault_default"
+        aud  = ["not-vault"]
+        ttl  = "1h"
+      }"#;
+    w.run(
+        "wrong-aud",
+        &batch_job("wrong-aud", blocks, "echo should not start"),
+    );
+    let alloc = w
+        .alloc_when("wrong-aud", |a| {
+            has_event(a, "t", "Vault: failed to derive a token")
+        })
+        .await;
+    assert_eq!(status(&alloc), "pending");
+    assert!(
+        events(&alloc, "t").iter().any(|e| e.contains("audience")),
+        "{:?}",
+        events(&alloc, "t")
+    );
+}

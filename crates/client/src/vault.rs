@@ -158,7 +158,7 @@ pub struct TokenRenewer {
     /// When the next renewal or login attempt is due.
     next_at: Option<Instant>,
     backoff: Backoff,
-    /// Vault refused a renewal: the next attempts are logins.
+    /// Vault refused a renewal, or the token nears its maximum TTL: the next attempts are logins.
     relogin: bool,
     /// A token from a new login not yet reported to the caller.
     unreported: Option<TaskToken>,
@@ -236,11 +236,18 @@ impl TokenRenewer {
             let client = self.access.for_block(&self.block);
             match client.renew_self(&self.token.token, None).await {
                 Ok(auth) => {
+                    // A lease that comes back much shorter has hit the token's maximum TTL:
+                    // log in again before it ends rather than renew it to nothing.
+                    let ending = auth.lease_duration < self.token.lease / 2;
                     self.token.lease = auth.lease_duration;
                     self.token.renewable = auth.renewable;
                     self.since = Instant::now();
                     self.next_at = None;
                     self.backoff.reset();
+                    if ending || (auth.renewable && auth.lease_duration.is_zero()) {
+                        self.relogin = true;
+                        self.next_at = Some(Instant::now() + auth.lease_duration * 2 / 3);
+                    }
                 }
                 Err(e) if e.is_recoverable() && self.since.elapsed() < self.token.lease => {
                     tracing::warn!(task = %self.task.name, error = %e, "renewing the Vault token failed; retrying");
