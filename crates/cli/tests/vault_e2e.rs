@@ -131,18 +131,24 @@ async fn a_task_reads_its_secret_through_its_own_identity() {
         data        = "{{ with secret \"secret/data/default/app\" }}PASSWORD={{ .Data.data.password }}{{ end }}"
         destination = "secrets/app.env"
         env         = true
+      }
+      template {
+        data        = "{{ with secret \"secret/default/app\" }}{{ .Data.data.password }}{{ end }}"
+        destination = "local/kv2-shorthand"
       }"#;
     w.run(
         "app",
         &batch_job(
             "app",
             template,
-            "echo pw=$PASSWORD; echo file=$(cat $NOMAD_SECRETS_DIR/vault_token); echo env=$VAULT_TOKEN",
+            "echo pw=$PASSWORD; echo short=$(cat local/kv2-shorthand); echo file=$(cat $NOMAD_SECRETS_DIR/vault_token); echo env=$VAULT_TOKEN",
         ),
     );
     let alloc = w.alloc_when("app", |a| status(a) == "complete").await;
     let log = w.logs(&alloc, "t");
     assert!(log.contains("pw=s3cr3t"), "{log}");
+    // A KV version 2 path written without `data/` reads the same secret.
+    assert!(log.contains("short=s3cr3t"), "{log}");
     let file = log
         .lines()
         .find_map(|l| l.strip_prefix("file="))

@@ -44,6 +44,7 @@ impl TemplateHook {
             nomad: agent_api.clone(),
             identity,
             vault,
+            read_paths: Default::default(),
         }
     }
 }
@@ -59,8 +60,13 @@ impl TaskHook for TemplateHook {
                 return Ok(());
             }
             let dir = ctx.alloc_dir.task(&ctx.task.name);
-            let templates = TaskTemplates::load(&ctx.task, &dir, ctx.task_config.env.clone())
-                .map_err(|e| self.error(e))?;
+            // Reading sources and parsing is blocking work of a size the job decides.
+            let (task, env) = (ctx.task.clone(), ctx.task_config.env.clone());
+            let templates =
+                tokio::task::spawn_blocking(move || TaskTemplates::load(&task, &dir, env))
+                    .await
+                    .map_err(|e| self.error(e))?
+                    .map_err(|e| self.error(e))?;
             let identity = ctx
                 .identities
                 .get(drover_api::DEFAULT_IDENTITY)

@@ -11,6 +11,7 @@ pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use drover_api::{CHANGE_MODE_SCRIPT, ChangeScript, Task, Template as TemplateBlock};
@@ -55,7 +56,7 @@ impl Lookup for View<'_> {
 /// One template block and its last output.
 struct Entry {
     block: TemplateBlock,
-    parsed: Template,
+    parsed: Arc<Template>,
     output: Option<String>,
 }
 
@@ -83,21 +84,21 @@ impl TaskTemplates {
     pub fn load(task: &Task, dir: &TaskDir, env: BTreeMap<String, String>) -> Result<Self, String> {
         let mut entries = Vec::new();
         for (i, block) in task.templates.iter().enumerate() {
-            let name = template_name(i, block);
             let text = if block.embedded_tmpl.is_empty() {
                 read_source(dir, &env, task, &block.source_path)
-                    .map_err(|e| format!("{name}: {e}"))?
+                    .map_err(|e| format!("{}: {e}", template_name(i, block)))?
             } else {
                 block.embedded_tmpl.clone()
             };
             let delims = Some((block.left_delim.as_str(), block.right_delim.as_str()))
                 .filter(|(l, r)| !l.is_empty() && !r.is_empty());
-            let parsed = Template::parse(&name, &text, delims)
-                .map_err(|e| format!("{name}: {e}"))?
+            // Errors name the template by its destination.
+            let parsed = Template::parse(&label(i, block), &text, delims)
+                .map_err(|e| e.to_string())?
                 .error_on_missing_key(block.err_missing_key);
             entries.push(Entry {
                 block: block.clone(),
-                parsed,
+                parsed: Arc::new(parsed),
                 output: None,
             });
         }
@@ -124,23 +125,27 @@ impl TaskTemplates {
         }
     }
 
-    /// Renders every template against `data`.
-    pub fn render(&self, data: &Data) -> Result<Pass, String> {
-        let view = View {
-            env: &self.env,
-            data,
-        };
-        let mut pass = Pass::default();
-        for (i, entry) in self.entries.iter().enumerate() {
-            let rendered = entry
-                .parsed
-                .render(&view)
-                .map_err(|e| format!("{}: {e}", template_name(i, &entry.block)))?;
-            pass.missing.extend(rendered.missing);
-            pass.used.extend(rendered.used);
-            pass.outputs.push(rendered.text);
-        }
-        Ok(pass)
+    /// Renders every template against `data`, off the async runtime (a job's template may
+    /// take all the time its limits allow).
+    pub async fn render(&self, data: &Data) -> Result<Pass, String> {
+        let parsed: Vec<Arc<Template>> = self.entries.iter().map(|e| e.parsed.clone()).collect();
+        let (env, data) = (self.env.clone(), data.clone());
+        tokio::task::spawn_blocking(move || {
+            let view = View {
+                env: &env,
+                data: &data,
+            };
+            let mut pass = Pass::default();
+            for template in &parsed {
+                let rendered = template.render(&view).map_err(|e| e.to_string())?;
+                pass.missing.extend(rendered.missing);
+                pass.used.extend(rendered.used);
+                pass.outputs.push(rendered.text);
+            }
+            Ok(pass)
+        })
+        .await
+        .map_err(|e| format!("rendering stopped unexpectedly: {e}"))?
     }
 
     /// Writes the outputs of a complete `pass` that differ from what was last written (a
@@ -226,13 +231,18 @@ pub struct Change {
     pub splay: Duration,
 }
 
-/// How events and errors name a template: its destination.
-fn template_name(i: usize, block: &TemplateBlock) -> String {
+/// What names a template: its destination (or its place in the task).
+fn label(i: usize, block: &TemplateBlock) -> String {
     if block.dest_path.is_empty() {
-        format!("template {}", i + 1)
+        format!("#{}", i + 1)
     } else {
-        format!("template {:?}", block.dest_path)
+        block.dest_path.clone()
     }
+}
+
+/// How events and errors name a template.
+fn template_name(i: usize, block: &TemplateBlock) -> String {
+    format!("template {:?}", label(i, block))
 }
 
 /// Where a template's `source` or `destination` is: `${…}` task variables filled in

@@ -5,6 +5,8 @@
 //! renewed rather than read again, so dynamic credentials stay the same until their maximum
 //! TTL), and unleased secrets (KV) every few minutes.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drover_api::{Client, ClientError, QueryOptions};
@@ -58,6 +60,8 @@ pub struct Sources {
     pub identity: watch::Receiver<String>,
     /// Vault and the task's current token (`None` when the task has no `vault` block).
     pub vault: Option<(VaultClient, watch::Receiver<String>)>,
+    /// Secret paths as written → the paths read (KV version 2 mounts add `data/`).
+    pub read_paths: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Sources {
@@ -191,7 +195,22 @@ impl Sources {
         let token = token.borrow().clone();
         let path = path.trim_start_matches('/');
         let answer = if write.is_empty() {
-            client.read(&token, path).await
+            let known = self
+                .read_paths
+                .lock()
+                .ok()
+                .and_then(|p| p.get(path).cloned());
+            let resolved = match known {
+                Some(resolved) => resolved,
+                None => {
+                    let resolved = kv2_data_path(client, &token, path).await;
+                    if let Ok(mut paths) = self.read_paths.lock() {
+                        paths.insert(path.to_string(), resolved.clone());
+                    }
+                    resolved
+                }
+            };
+            client.read(&token, &resolved).await
         } else {
             let body: serde_json::Map<String, Value> = write
                 .iter()
@@ -229,6 +248,45 @@ impl Sources {
     }
 }
 
+/// The path to read for `path`: on a KV version 2 mount, `data/` goes after the mount unless
+/// the path already has it (`secret/app` reads `secret/data/app`), as consul-template does. The
+/// mount is asked of Vault (`sys/internal/ui/mounts`, which the default policy allows); any
+/// failure leaves the path as written.
+async fn kv2_data_path(client: &VaultClient, token: &str, path: &str) -> String {
+    let (bare, query) = match path.split_once('?') {
+        Some((bare, query)) => (bare, Some(query)),
+        None => (path, None),
+    };
+    let Ok(Some(mount)) = client
+        .read(token, &format!("sys/internal/ui/mounts/{bare}"))
+        .await
+    else {
+        return path.to_string();
+    };
+    let data = &mount.raw["data"];
+    let is_kv2 = data["type"] == "kv" && data["options"]["version"] == "2";
+    let Some(mount_path) = data["path"].as_str().filter(|_| is_kv2) else {
+        return path.to_string();
+    };
+    let shimmed = kv2_shim(bare, mount_path);
+    match query {
+        Some(q) => format!("{shimmed}?{q}"),
+        None => shimmed,
+    }
+}
+
+/// `path` with `data/` after `mount` (which ends in `/`), unless already there.
+fn kv2_shim(path: &str, mount: &str) -> String {
+    let Some(rest) = path.strip_prefix(mount) else {
+        return path.to_string();
+    };
+    if rest.starts_with("data/") || rest == "data" {
+        path.to_string()
+    } else {
+        format!("{mount}data/{rest}")
+    }
+}
+
 /// When to look at a secret again, from its lease.
 fn next_for(secret: &Secret) -> Next {
     if secret.lease_duration.is_zero() {
@@ -263,6 +321,14 @@ mod tests {
             renewable,
             raw: Value::Null,
         }
+    }
+
+    #[test]
+    fn kv2_paths_get_data_after_the_mount_once() {
+        assert_eq!(kv2_shim("secret/app", "secret/"), "secret/data/app");
+        assert_eq!(kv2_shim("secret/data/app", "secret/"), "secret/data/app");
+        assert_eq!(kv2_shim("kv/team/app", "kv/team/"), "kv/team/data/app");
+        assert_eq!(kv2_shim("other/app", "secret/"), "other/app");
     }
 
     #[test]

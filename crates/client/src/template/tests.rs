@@ -36,8 +36,8 @@ fn var(password: &str) -> Value {
            "CreateIndex": 1, "ModifyIndex": 2})
 }
 
-#[test]
-fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
+#[tokio::test]
+async fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
     let root = tempfile::tempdir().unwrap();
     let dir = task_dir(root.path());
     let read = r#"{{ with nomadVar "nomad/jobs/web" }}{{ .password }}{{ end }}"#;
@@ -59,14 +59,14 @@ fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
     let mut templates = TaskTemplates::load(&task, &dir, task_env).unwrap();
 
     let mut data = Data::default();
-    let pass = templates.render(&data).unwrap();
+    let pass = templates.render(&data).await.unwrap();
     let dep = Dependency::NomadVar {
         path: "nomad/jobs/web".into(),
     };
     assert_eq!(pass.missing, BTreeSet::from([dep.clone()]));
 
     data.values.insert(dep.clone(), var("p1"));
-    let pass = templates.render(&data).unwrap();
+    let pass = templates.render(&data).await.unwrap();
     assert!(pass.missing.is_empty());
     assert_eq!(templates.write(&pass).unwrap(), vec![0, 1]);
     let conf = root.path().join("web/local/app.conf");
@@ -80,7 +80,7 @@ fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
     );
 
     data.values.insert(dep, var("p2"));
-    let pass = templates.render(&data).unwrap();
+    let pass = templates.render(&data).await.unwrap();
     let changed = templates.write(&pass).unwrap();
     assert_eq!(changed, vec![0, 1]);
     // restart (the file's default) outweighs the env template's signal.
@@ -91,8 +91,8 @@ fn renders_when_complete_writes_changes_only_and_reads_env_outputs() {
     ));
 }
 
-#[test]
-fn a_broken_template_names_its_destination() {
+#[tokio::test]
+async fn a_broken_template_names_its_destination() {
     let root = tempfile::tempdir().unwrap();
     let dir = task_dir(root.path());
     let task = Task {
@@ -105,8 +105,8 @@ fn a_broken_template_names_its_destination() {
     assert!(err.contains("local/broken.txt"), "{err}");
 }
 
-#[test]
-fn sources_must_stay_in_the_allocation_directory_and_not_be_links() {
+#[tokio::test]
+async fn sources_must_stay_in_the_allocation_directory_and_not_be_links() {
     let root = tempfile::tempdir().unwrap();
     let dir = task_dir(root.path());
     std::fs::write(root.path().join("web/local/t.tpl"), "from file").unwrap();
@@ -117,7 +117,7 @@ fn sources_must_stay_in_the_allocation_directory_and_not_be_links() {
         ..Default::default()
     };
     let mut templates = TaskTemplates::load(&task, &dir, BTreeMap::new()).unwrap();
-    let pass = templates.render(&Data::default()).unwrap();
+    let pass = templates.render(&Data::default()).await.unwrap();
     templates.write(&pass).unwrap();
     assert_eq!(
         std::fs::read_to_string(root.path().join("web/local/out.txt")).unwrap(),
@@ -145,8 +145,8 @@ fn sources_must_stay_in_the_allocation_directory_and_not_be_links() {
     assert!(TaskTemplates::load(&task, &dir, BTreeMap::new()).is_err());
 }
 
-#[test]
-fn paths_take_task_variables_and_may_reach_the_shared_alloc_dir_only() {
+#[tokio::test]
+async fn paths_take_task_variables_and_may_reach_the_shared_alloc_dir_only() {
     let root = tempfile::tempdir().unwrap();
     let dir = task_dir(root.path());
     let env = BTreeMap::from([(
@@ -161,7 +161,7 @@ fn paths_take_task_variables_and_may_reach_the_shared_alloc_dir_only() {
         ..Default::default()
     };
     let mut templates = TaskTemplates::load(&task, &dir, env.clone()).unwrap();
-    let pass = templates.render(&Data::default()).unwrap();
+    let pass = templates.render(&Data::default()).await.unwrap();
     assert_eq!(templates.write(&pass).unwrap(), vec![0, 1]);
     assert_eq!(
         std::fs::read_to_string(dir.secrets.join("app.env")).unwrap(),
@@ -178,7 +178,7 @@ fn paths_take_task_variables_and_may_reach_the_shared_alloc_dir_only() {
             ..Default::default()
         };
         let mut templates = TaskTemplates::load(&task, &dir, env.clone()).unwrap();
-        let pass = templates.render(&Data::default()).unwrap();
+        let pass = templates.render(&Data::default()).await.unwrap();
         let err = templates.write(&pass).unwrap_err();
         assert!(err.contains("allocation directory"), "{escape}: {err}");
     }

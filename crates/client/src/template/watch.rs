@@ -50,7 +50,7 @@ pub async fn first_render(
     let mut rng = SmallRng::from_os_rng();
     let mut reported = String::new();
     loop {
-        let pass = templates.render(&data)?;
+        let pass = templates.render(&data).await?;
         if pass.missing.is_empty() {
             let changed = templates.write(&pass)?;
             tracing::debug!(written = changed.len(), "templates rendered");
@@ -72,12 +72,12 @@ pub async fn first_render(
         }
         if fetched_any {
             // The new data may complete the pass, or reveal data read behind it.
-            let pass = templates.render(&data)?;
+            let pass = templates.render(&data).await?;
             if pass.missing.is_empty() {
                 continue;
             }
         }
-        let message = missing_message(&templates.render(&data)?.missing);
+        let message = missing_message(&templates.render(&data).await?.missing);
         if message != reported {
             report(message.clone());
             reported = message;
@@ -129,7 +129,7 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
     }
     // Whatever the templates read that nobody follows yet (all of it, for templates taken
     // over after an agent restart) is fetched from scratch.
-    if let Ok(pass) = templates.render(&data) {
+    if let Ok(pass) = templates.render(&data).await {
         follow_new(&mut followers, &pass, &sources, &tx);
     }
     let mut rng = SmallRng::from_os_rng();
@@ -160,7 +160,7 @@ async fn run(rendered: Rendered, sources: Sources, out: mpsc::Sender<Result<Chan
         if !changed_data {
             continue;
         }
-        let pass = match templates.render(&data) {
+        let pass = match templates.render(&data).await {
             Ok(pass) => pass,
             Err(e) => {
                 let _ = out.send(Err(e)).await;
