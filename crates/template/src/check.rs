@@ -3,24 +3,24 @@
 //! engine would only fail when the call runs), and a direct call of one of drover's own functions
 //! must pass a number of arguments that function accepts.
 
-use gotmpl::parse::{CommandNode, Expr, ListNode, Node, Parser, PipeNode};
+use gotmpl::parse::{CommandNode, DefineNode, Expr, ListNode, Node, PipeNode};
 
 use crate::TemplateError;
 use crate::error::line_column;
 use crate::funcs::FuncSet;
 
-/// Checks every function call in `text` (already parsed without error with these delimiters).
+/// Checks every function call in the parsed `tree` and `defines` of `text`. The recursion
+/// follows the tree's nesting, which the structure check has bounded.
 pub(crate) fn functions(
     name: &str,
     text: &str,
-    delims: (&str, &str),
+    tree: &ListNode,
+    defines: &[DefineNode],
     set: &FuncSet,
 ) -> Result<(), TemplateError> {
-    let parser = Parser::new(text, delims.0, delims.1).map_err(|e| crate::syntax(name, e))?;
-    let (tree, defines) = parser.parse().map_err(|e| crate::syntax(name, e))?;
     let checker = Checker { name, text, set };
-    checker.list(&tree)?;
-    for define in &defines {
+    checker.list(tree)?;
+    for define in defines {
         checker.list(&define.body)?;
     }
     Ok(())

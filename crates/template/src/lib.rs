@@ -39,6 +39,21 @@
 //! `env "X"` asks [`Lookup::env`] (unset renders as ""). Cross-namespace forms
 //! (`nomadVar "path@ns"`, `nomadService "name@region"`) are refused with an error.
 //!
+//! # Limits
+//!
+//! Templates come from job authors; none may take the agent down. Parsing refuses texts nesting
+//! blocks more than 99 deep, or blocks and `{{else if}}`/`{{else with}}` chains together more
+//! than 150 deep, before the engine's recursive parser sees them, so parsing fits a 2 MiB
+//! stack. Rendering runs on a thread of its own (64 MiB of stack, reserved not committed) and
+//! each pass may take at most 10 million steps (function calls, templates entered, `{{range}}`
+//! iterations, writes), run at most 1 million `{{range}}` iterations in all (`executeTemplate`
+//! included), write at most 64 MiB, and make at most 64 MiB of new values; no one value may be
+//! larger than 64 MiB counting the parts it repeats, or nest lists and maps more than 128 deep.
+//! A render (all its passes) ends by 10 s, and may read at most 1000 different dependencies
+//! and 1000 different environment variables. Hitting a limit is a render error naming it,
+//! even while data is missing. Large results (`print`, `printf`, `sprig_quote`, …) are refused
+//! before they are built.
+//!
 //! # Differences from Go that templates can see
 //!
 //! Errors at render time carry no line number. Maps print as `map[k:v]` with sorted keys, as in
@@ -52,6 +67,8 @@ mod check;
 mod dependency;
 mod error;
 mod funcs;
+mod instrument;
+mod limits;
 mod output;
 mod render;
 mod structure;
@@ -103,25 +120,42 @@ impl Template {
             Some((l, r)) => (non_empty(l, "{{"), non_empty(r, "}}")),
             None => ("{{", "}}"),
         };
-        let inner = gotmpl::Template::new(name)
-            .max_range_iters(MAX_RANGE_ITERATIONS)
-            .delims(left, right)
-            .funcs(set.func_map())
-            .parse(text)
-            .map_err(|e| syntax(name, e))?;
-        structure::check(text, left, right).map_err(|e| {
+        // The structure check is iterative and bounds nesting; the engine's parser, the checks
+        // after it and dropping its tree recurse, so a text nesting too deeply (or one the
+        // check cannot follow) never reaches it.
+        let structure = structure::check(text, left, right).map_err(|e| {
             let (line, column) = error::line_column(text, e.offset);
-            TemplateError::Syntax {
+            let problem = e.problem;
+            let error = TemplateError::Syntax {
                 name: name.to_string(),
                 line,
                 column,
                 message: e.message,
+            };
+            (problem, error)
+        });
+        match structure {
+            Err((structure::Problem::TooDeep, error)) => return Err(error),
+            Err((structure::Problem::Lost, error)) => {
+                // The engine's lexer (which does not recurse) says precisely what is wrong.
+                gotmpl::parse::Parser::new(text, left, right).map_err(|e| syntax(name, e))?;
+                return Err(error);
             }
-        })?;
-        check::functions(name, text, (left, right), set)?;
+            _ => {}
+        }
+        let parsed = gotmpl::Template::new(name)
+            .delims(left, right)
+            .funcs(set.func_map())
+            .parse(text)
+            .map_err(|e| syntax(name, e))?;
+        structure.map_err(|(_, error)| error)?;
+        let (top, defines) = gotmpl::parse::Parser::new(text, left, right)
+            .and_then(|parser| parser.parse())
+            .map_err(|e| syntax(name, e))?;
+        check::functions(name, text, &top, &defines, set)?;
         Ok(Template {
             name: name.to_string(),
-            inner: Arc::new(inner),
+            inner: Arc::new(instrument::executable(name, &parsed, top, set)),
         })
     }
 
@@ -156,9 +190,6 @@ impl Template {
     }
 }
 
-/// `{{range}}` iterations one render may run in all, so no template can loop for long.
-const MAX_RANGE_ITERATIONS: u64 = 1_000_000;
-
 fn non_empty<'a>(delim: &'a str, default: &'a str) -> &'a str {
     if delim.is_empty() { default } else { delim }
 }
@@ -170,15 +201,27 @@ pub fn format_json(text: &str, data: &serde_json::Value) -> Result<String, Templ
     let template = Template::parse_with(NAME, text, None, &funcs::CLI)?;
     let data = value::from_json(data);
     let inner = &template.inner;
-    output::on_large_stack(|| output::execute(inner, None, &data))
-        .map_err(|message| TemplateError::Render {
+    let deadline = std::time::Instant::now() + limits::TIME_LIMIT;
+    let (output, exceeded) = output::on_large_stack(|| {
+        let metered = limits::Metered::install(deadline);
+        let output = output::execute(inner, None, &data);
+        (output, metered.finish())
+    })
+    .map_err(|message| TemplateError::Render {
+        name: NAME.to_string(),
+        message,
+    })?;
+    match (output, exceeded) {
+        (Ok(text), None) => Ok(text),
+        (_, Some(message)) => Err(TemplateError::Render {
             name: NAME.to_string(),
             message,
-        })?
-        .map_err(|e| TemplateError::Render {
+        }),
+        (Err(e), None) => Err(TemplateError::Render {
             name: NAME.to_string(),
             message: engine_message(&e),
-        })
+        }),
+    }
 }
 
 /// A parse or lex error of the engine as a [`TemplateError::Syntax`].

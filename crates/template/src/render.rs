@@ -5,19 +5,28 @@
 //! `Lookup`; when a pass names nothing new, its output is the result. A template's functions
 //! are plain `'static` closures, so the pass's state lives in a thread-local stack for the
 //! duration of the execution (rendering is synchronous and never leaves the calling thread).
+//!
+//! Each pass runs under a fresh [`limits::Metered`] with the render's one deadline, and a
+//! render may name at most [`MAX_DEPENDENCIES`] dependencies and [`MAX_DEPENDENCIES`]
+//! environment variables. A limit hit is an error even while data is missing.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::mem;
 use std::sync::Arc;
+use std::time::Instant;
 
 use gotmpl::Value;
 use serde_json::Value as Json;
 
+use crate::limits;
 use crate::{Dependency, Lookup, Rendered, TemplateError};
 
 /// Passes before giving up on a template whose lookups keep leading to new lookups.
 pub(crate) const MAX_PASSES: usize = 32;
+
+/// Different dependencies (and, separately, environment variables) one render may read.
+pub(crate) const MAX_DEPENDENCIES: usize = 1000;
 
 /// How deeply `executeTemplate` may nest.
 const MAX_NESTING: usize = 16;
@@ -79,20 +88,28 @@ fn with_pass<T>(f: impl FnOnce(&mut Pass) -> T) -> Result<T, String> {
 /// when there is no value (not asked yet, or not fetched yet).
 pub(crate) fn fetch(dep: &Dependency) -> Result<Option<Json>, String> {
     with_pass(|pass| {
-        pass.used.insert(dep.clone());
-        match pass.known.get(dep) {
+        let value = match pass.known.get(dep) {
             Some(Some(value)) => Some(value.clone()),
             Some(None) => {
                 pass.missing.insert(dep.clone());
                 None
             }
             None => {
+                if !pass.new_deps.contains(dep)
+                    && pass.known.len() + pass.new_deps.len() >= MAX_DEPENDENCIES
+                {
+                    return Err(limits::exceed(format!(
+                        "the template reads more than {MAX_DEPENDENCIES} different variables, services and secrets; it must read fewer"
+                    )));
+                }
                 pass.new_deps.insert(dep.clone());
                 pass.missing.insert(dep.clone());
                 None
             }
-        }
-    })
+        };
+        pass.used.insert(dep.clone());
+        Ok(value)
+    })?
 }
 
 /// Records `dep` as missing although it has a value (a variable that does not exist yet).
@@ -105,12 +122,19 @@ pub(crate) fn mark_missing(dep: &Dependency) -> Result<(), String> {
 /// The task's environment variable `name` (`None`: unset, or not asked yet in this render).
 pub(crate) fn env(name: &str) -> Result<Option<String>, String> {
     with_pass(|pass| match pass.env.get(name) {
-        Some(value) => value.clone(),
+        Some(value) => Ok(value.clone()),
         None => {
+            if !pass.new_env.contains(name)
+                && pass.env.len() + pass.new_env.len() >= MAX_DEPENDENCIES
+            {
+                return Err(limits::exceed(format!(
+                    "the template reads more than {MAX_DEPENDENCIES} different environment variables; it must read fewer"
+                )));
+            }
             pass.new_env.insert(name.to_string());
-            None
+            Ok(None)
         }
-    })
+    })?
 }
 
 /// True while `name` has not been asked of the `Lookup` yet in this render.
@@ -149,6 +173,16 @@ pub(crate) fn run(
     template: &Arc<gotmpl::Template>,
     lookup: &dyn Lookup,
 ) -> Result<Rendered, TemplateError> {
+    run_until(name, template, lookup, Instant::now() + limits::TIME_LIMIT)
+}
+
+/// [`run`], ending with an error at `deadline`.
+fn run_until(
+    name: &str,
+    template: &Arc<gotmpl::Template>,
+    lookup: &dyn Lookup,
+    deadline: Instant,
+) -> Result<Rendered, TemplateError> {
     let mut known = BTreeMap::new();
     let mut env = BTreeMap::new();
     for _ in 0..MAX_PASSES {
@@ -162,7 +196,8 @@ pub(crate) fn run(
             missing: BTreeSet::new(),
             nesting: 0,
         };
-        let (output, pass) = execute_pass(template, pass).map_err(|e| render_error(name, e))?;
+        let (output, pass) =
+            execute_pass(template, pass, deadline).map_err(|e| render_error(name, e))?;
         if pass.new_deps.is_empty() && pass.new_env.is_empty() {
             return finish(name, output, pass);
         }
@@ -183,18 +218,25 @@ pub(crate) fn run(
     })
 }
 
-/// Executes one pass on a thread of its own (see [`crate::output::on_large_stack`]); the pass
-/// comes back with what it found out.
+/// Executes one pass on a thread of its own (see [`crate::output::on_large_stack`]) under a
+/// fresh meter; the pass comes back with what it found out. A limit hit is the error.
 fn execute_pass(
     template: &Arc<gotmpl::Template>,
     pass: Pass,
+    deadline: Instant,
 ) -> Result<(gotmpl::Result<String>, Pass), String> {
-    crate::output::on_large_stack(move || {
+    let (output, pass, exceeded) = crate::output::on_large_stack(move || {
+        let metered = limits::Metered::install(deadline);
         let active = Active::push(pass);
         let output = crate::output::execute(template, None, &Value::Nil);
-        active.finish().map(|pass| (output, pass))
-    })?
-    .ok_or_else(|| "the render pass was lost".to_string())
+        let pass = active.finish();
+        (output, pass, metered.finish())
+    })?;
+    if let Some(limit) = exceeded {
+        return Err(limit);
+    }
+    pass.map(|pass| (output, pass))
+        .ok_or_else(|| "the render pass was lost".to_string())
 }
 
 /// The last pass's outcome. A failure while data is missing is not an error yet: templates
@@ -232,6 +274,28 @@ fn render_error(name: &str, message: String) -> TemplateError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_render_past_its_deadline_stops() {
+        let template =
+            crate::Template::parse("slow", "{{ range loop 1000 }}{{ . }}{{ end }}", None).unwrap();
+        struct Nothing;
+        impl Lookup for Nothing {
+            fn env(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn get(&self, _: &Dependency) -> Option<Json> {
+                None
+            }
+        }
+        let past = Instant::now() - std::time::Duration::from_millis(1);
+        let err = run_until("slow", &template.inner, &Nothing, past).unwrap_err();
+        assert!(
+            err.to_string().contains("rendering took longer than 10 s"),
+            "{err}"
+        );
+        assert!(run("slow", &template.inner, &Nothing).is_ok());
+    }
 
     #[test]
     fn data_functions_outside_a_render_say_so() {

@@ -4,16 +4,42 @@
 //! engine silently accepts an unclosed block or a stray `{{end}}` (and drops everything after
 //! it); Go reports "unexpected EOF" / "unexpected {{end}}", and so does this check.
 //!
-//! This is a small scanner over the actions of a text the engine has already lexed and parsed
-//! without error. It honours custom delimiters, trim markers (`{{- ` and ` -}}`), comments, and
-//! the three quoted forms (`"…"`, `` `…` ``, `'…'`), so a delimiter inside a string does not end
-//! an action. Should it ever lose its way in such a text it reports nothing rather than guess.
+//! It also bounds nesting before the engine parses: the engine's parser and the checks after
+//! it recurse once per nested block and once per `{{else if}}`/`{{else with}}` of a chain, so
+//! a text nesting deeper than [`MAX_NESTING`] (or more than [`MAX_BLOCKS`] blocks, the
+//! engine's own limit) is refused here, with the line it went too deep on, and never reaches
+//! the engine.
+//!
+//! This is a small iterative scanner over the actions of a text. It honours custom delimiters,
+//! trim markers (`{{- ` and ` -}}`), comments, and the three quoted forms (`"…"`, `` `…` ``,
+//! `'…'`), so a delimiter inside a string does not end an action. An action whose end it cannot
+//! find (an unclosed string or comment) is reported as [`Problem::Lost`]: the engine's lexer
+//! reports that text more precisely, and it must not be parsed unchecked.
 
-/// A misplaced or unclosed block keyword at `offset` (bytes into the text).
+/// Blocks (`{{if}}`, `{{range}}`, …) that may be open at once: the engine's parser allows 99.
+pub(crate) const MAX_BLOCKS: usize = 99;
+
+/// How deeply a template may nest, counting each open block and each `{{else if}}` or
+/// `{{else with}}` of a chain as one level.
+pub(crate) const MAX_NESTING: usize = 150;
+
+/// A problem with the block structure at `offset` (bytes into the text).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StructureError {
     pub offset: usize,
     pub message: String,
+    pub problem: Problem,
+}
+
+/// What kind of problem a [`StructureError`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// A block keyword misplaced, or a block left open. Engine syntax errors come first.
+    Misplaced,
+    /// Nesting past [`MAX_NESTING`] or [`MAX_BLOCKS`]: the engine must not parse the text.
+    TooDeep,
+    /// An action whose end cannot be found: the engine must not parse the text.
+    Lost,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +69,8 @@ struct Open {
     offset: usize,
     /// A plain `{{else}}` was seen: only `{{end}}` may follow.
     else_seen: bool,
+    /// `{{else if}}`/`{{else with}}` links chained to it so far.
+    links: usize,
 }
 
 /// Checks the block structure of `text` with delimiters `left`/`right`.
@@ -53,12 +81,17 @@ pub(crate) fn check(text: &str, left: &str, right: &str) -> Result<(), Structure
     let mut blocks = Blocks {
         text,
         open: Vec::new(),
+        nesting: 0,
     };
     let mut pos = 0;
     while let Some(found) = text.get(pos..).and_then(|rest| rest.find(left)) {
         let start = pos + found;
         let Some(action) = next_action(text, start, left, right) else {
-            return Ok(());
+            return Err(StructureError {
+                offset: start,
+                message: "cannot find where this action ends: a quoted string or character constant in it does not end on its line, or a raw string or comment is not closed".into(),
+                problem: Problem::Lost,
+            });
         };
         if let Some(body) = action.body {
             blocks.action(start, body)?;
@@ -75,6 +108,7 @@ pub(crate) fn check(text: &str, left: &str, right: &str) -> Result<(), Structure
                     "unexpected EOF: the {{{{{}}}}} opened on line {line} has no {{{{end}}}}; close it with {{{{end}}}}",
                     open.kind.keyword()
                 ),
+                problem: Problem::Misplaced,
             })
         }
     }
@@ -101,10 +135,10 @@ fn next_action<'a>(text: &'a str, start: usize, left: &str, right: &str) -> Opti
             next: end + right.len(),
         });
     }
-    let end = action_end(text, at, right)?;
+    let (end, next) = action_end(text, at, right)?;
     Some(Action {
         body: Some(&text[at..end]),
-        next: end + right.len(),
+        next,
     })
 }
 
@@ -112,14 +146,21 @@ fn is_trim_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
-/// Byte offset of the right delimiter closing the action body that starts at `at`, skipping
-/// quoted strings and character constants.
-fn action_end(text: &str, at: usize, right: &str) -> Option<usize> {
+/// Where the action body starting at `at` ends and where the text after its right delimiter
+/// starts, skipping quoted strings and character constants. A right delimiter preceded by a
+/// trim marker (` -`) ends the action there, as the engine's lexer has it.
+fn action_end(text: &str, at: usize, right: &str) -> Option<(usize, usize)> {
     let mut pos = at;
     while pos < text.len() {
         let rest = text.get(pos..)?;
+        if rest.starts_with(is_trim_space)
+            && rest[1..].starts_with('-')
+            && rest[2..].starts_with(right)
+        {
+            return Some((pos, pos + 2 + right.len()));
+        }
         if rest.starts_with(right) {
-            return Some(pos);
+            return Some((pos, pos + right.len()));
         }
         let c = rest.chars().next()?;
         pos += match c {
@@ -152,6 +193,8 @@ fn quoted_len(rest: &str, quote: char, escapes: bool) -> Option<usize> {
 struct Blocks<'a> {
     text: &'a str,
     open: Vec<Open>,
+    /// Open blocks plus the chain links of each.
+    nesting: usize,
 }
 
 impl Blocks<'_> {
@@ -191,17 +234,49 @@ impl Blocks<'_> {
             "break" | "continue" => return self.loop_control(offset, word),
             _ => return Ok(()),
         };
+        if self.open.len() >= MAX_BLOCKS {
+            return Err(self.too_deep(offset, format!("blocks nest more than {MAX_BLOCKS} deep")));
+        }
+        self.deeper(offset)?;
         self.open.push(Open {
             kind,
             offset,
             else_seen: false,
+            links: 0,
         });
         Ok(())
     }
 
+    /// One level deeper, unless that is past [`MAX_NESTING`].
+    fn deeper(&mut self, offset: usize) -> Result<(), StructureError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.too_deep(
+                offset,
+                format!(
+                    "blocks and {{{{else if}}}}/{{{{else with}}}} chains nest more than {MAX_NESTING} deep"
+                ),
+            ));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
+    fn too_deep(&self, offset: usize, what: String) -> StructureError {
+        StructureError {
+            offset,
+            message: format!(
+                "{what}; move parts into {{{{define}}}}d templates or use a shorter chain"
+            ),
+            problem: Problem::TooDeep,
+        }
+    }
+
     fn end(&mut self, offset: usize) -> Result<(), StructureError> {
         match self.open.pop() {
-            Some(_) => Ok(()),
+            Some(open) => {
+                self.nesting -= 1 + open.links;
+                Ok(())
+            }
             None => Err(self.error(
                 offset,
                 "unexpected {{end}}: there is no open {{if}}, {{range}}, {{with}}, {{define}} or {{block}} for it to close".into(),
@@ -250,21 +325,27 @@ impl Blocks<'_> {
                 ),
             ));
         }
-        if chained.is_none()
-            && let Some(open) = self.open.last_mut()
-        {
-            open.else_seen = true;
+        if chained.is_some() {
+            self.deeper(offset)?;
+        }
+        if let Some(open) = self.open.last_mut() {
+            match chained {
+                Some(_) => open.links += 1,
+                None => open.else_seen = true,
+            }
         }
         Ok(())
     }
 
+    /// `{{break}}`/`{{continue}}` belong in the body of a `{{range}}` (not its `{{else}}`),
+    /// within the same template.
     fn loop_control(&self, offset: usize, word: &str) -> Result<(), StructureError> {
         let in_range = self
             .open
             .iter()
             .rev()
             .take_while(|o| !matches!(o.kind, Kind::Define | Kind::Block))
-            .any(|o| o.kind == Kind::Range);
+            .any(|o| o.kind == Kind::Range && !o.else_seen);
         if in_range {
             Ok(())
         } else {
@@ -277,7 +358,11 @@ impl Blocks<'_> {
     }
 
     fn error(&self, offset: usize, message: String) -> StructureError {
-        StructureError { offset, message }
+        StructureError {
+            offset,
+            message,
+            problem: Problem::Misplaced,
+        }
     }
 }
 
@@ -375,9 +460,63 @@ mod tests {
     }
 
     #[test]
-    fn texts_it_cannot_delimit_are_left_to_the_parser() {
-        ok("{{if \"unterminated}}");
-        ok("{{ /* not closed");
-        ok("{{");
+    fn texts_it_cannot_delimit_are_lost() {
+        for text in [
+            "{{if \"unterminated}}",
+            "x{{ /* not closed",
+            "{{",
+            "{{ \"two\nlines\" }}",
+        ] {
+            let e = check(text, "{{", "}}").unwrap_err();
+            assert_eq!(e.problem, Problem::Lost, "{text}");
+            assert_eq!(e.offset, text.find("{{").unwrap());
+        }
+    }
+
+    #[test]
+    fn break_in_a_ranges_else_is_outside_the_range() {
+        err(
+            "{{range .L}}{{else}}{{break}}{{end}}",
+            "{{break}} outside {{range}}",
+        );
+        err(
+            "{{range .L}}{{else}}{{if .}}{{continue}}{{end}}{{end}}",
+            "{{continue}} outside {{range}}",
+        );
+        ok("{{range .A}}{{range .L}}{{else}}{{break}}{{end}}{{end}}");
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_the_engine_parses() {
+        let chain = |n: usize| format!("{{{{if 0}}}}{}{{{{end}}}}", "{{else if 0}}".repeat(n));
+        ok(&chain(MAX_NESTING - 1));
+        let e = check(&chain(50_000), "{{", "}}").unwrap_err();
+        assert_eq!(e.problem, Problem::TooDeep);
+        assert!(e.message.contains("more than 150 deep"), "{}", e.message);
+        assert_eq!(
+            e.offset,
+            "{{if 0}}".len() + (MAX_NESTING - 1) * "{{else if 0}}".len()
+        );
+
+        let nested = |n: usize| format!("{}{}", "{{with 1}}".repeat(n), "{{end}}".repeat(n));
+        ok(&nested(MAX_BLOCKS));
+        let e = check(&nested(MAX_BLOCKS + 1), "{{", "}}").unwrap_err();
+        assert_eq!(e.problem, Problem::TooDeep);
+        assert!(e.message.contains("more than 99 deep"), "{}", e.message);
+
+        // Closed blocks and chains give their levels back.
+        let many = format!("{}{}", chain(100), chain(100));
+        ok(&many.repeat(10));
+        // Chains inside nested blocks count with them.
+        let inner = format!(
+            "{}{}{}",
+            "{{with 1}}".repeat(60),
+            chain(100),
+            "{{end}}".repeat(60)
+        );
+        assert_eq!(
+            check(&inner, "{{", "}}").unwrap_err().problem,
+            Problem::TooDeep
+        );
     }
 }

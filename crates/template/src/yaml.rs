@@ -1,47 +1,84 @@
 //! YAML output for `toYAML`, laid out as Go's `gopkg.in/yaml.v2` writes it: block style, sorted
 //! keys, two-space indentation for nested maps, list items at their key's indentation. Strings
 //! that YAML would read as something else (numbers, booleans, null, text with indicators or line
-//! breaks) are double-quoted.
+//! breaks) are double-quoted. The document is written in one pass and may not grow past a
+//! template's output limit: deep nesting repeats its indentation on every line.
 
 use serde_json::Value as Json;
 
-/// `json` as a YAML document, without a trailing newline.
-pub(crate) fn to_yaml(json: &Json) -> String {
-    lines(json).join("\n")
+use crate::output::MAX_OUTPUT;
+
+/// `json` as a YAML document, without a trailing newline; an error if it would be larger
+/// than a template's output may be.
+pub(crate) fn to_yaml(json: &Json) -> Result<String, String> {
+    let mut out = Yaml {
+        text: String::new(),
+        continuing: false,
+    };
+    out.block(json, 0)?;
+    Ok(out.text)
 }
 
-fn lines(json: &Json) -> Vec<String> {
-    match json {
-        Json::Object(map) if !map.is_empty() => {
-            let mut out = Vec::new();
-            for (key, value) in map {
-                let key = scalar_string(key);
-                match value {
-                    Json::Object(m) if !m.is_empty() => {
-                        out.push(format!("{key}:"));
-                        out.extend(lines(value).into_iter().map(|l| format!("  {l}")));
+/// The document being written.
+struct Yaml {
+    text: String,
+    /// The next line continues the current one (after a list item's `- `).
+    continuing: bool,
+}
+
+impl Yaml {
+    /// Starts a line indented by `indent` spaces, unless the current line continues.
+    fn line(&mut self, indent: usize) -> Result<(), String> {
+        if self.text.len().saturating_add(indent) > MAX_OUTPUT {
+            return Err(format!(
+                "the YAML would be larger than {} MiB",
+                MAX_OUTPUT >> 20
+            ));
+        }
+        if self.continuing {
+            self.continuing = false;
+        } else {
+            if !self.text.is_empty() {
+                self.text.push('\n');
+            }
+            self.text.extend(std::iter::repeat_n(' ', indent));
+        }
+        Ok(())
+    }
+
+    /// Writes `json` with its lines indented by `indent` spaces: maps as `key: value` lines
+    /// (nested maps two spaces deeper, lists at their key's indentation), lists as `- item`.
+    fn block(&mut self, json: &Json, indent: usize) -> Result<(), String> {
+        match json {
+            Json::Object(map) if !map.is_empty() => {
+                for (key, value) in map {
+                    self.line(indent)?;
+                    self.text.push_str(&scalar_string(key));
+                    self.text.push(':');
+                    match value {
+                        Json::Object(m) if !m.is_empty() => self.block(value, indent + 2)?,
+                        Json::Array(a) if !a.is_empty() => self.block(value, indent)?,
+                        scalar => {
+                            self.text.push(' ');
+                            self.text.push_str(&inline(scalar));
+                        }
                     }
-                    Json::Array(a) if !a.is_empty() => {
-                        out.push(format!("{key}:"));
-                        out.extend(lines(value));
-                    }
-                    scalar => out.push(format!("{key}: {}", inline(scalar))),
                 }
             }
-            out
-        }
-        Json::Array(items) if !items.is_empty() => {
-            let mut out = Vec::new();
-            for item in items {
-                let mut child = lines(item).into_iter();
-                if let Some(first) = child.next() {
-                    out.push(format!("- {first}"));
+            Json::Array(items) if !items.is_empty() => {
+                for item in items {
+                    self.line(indent)?;
+                    self.text.push_str("- ");
+                    self.continuing = true;
+                    self.block(item, indent + 2)?;
                 }
-                out.extend(child.map(|l| format!("  {l}")));
             }
-            out
+            scalar => {
+                self.line(indent)?;
+                self.text.push_str(&inline(scalar));
+            }
         }
-        scalar => vec![inline(scalar)],
+        Ok(())
     }
 }
 
@@ -110,7 +147,7 @@ mod tests {
             "none": [],
         });
         assert_eq!(
-            to_yaml(&data),
+            to_yaml(&data).unwrap(),
             "groups:\n- count: 1\n  name: a\n- - x\n  - \"y\"\nmeta:\n  empty: {}\n  owner: ops\nname: web\nnone: []\nports:\n- 80\n- 443"
         );
     }
@@ -128,9 +165,13 @@ mod tests {
             ("plain text", "plain text"),
             ("v1.2.3-beta", "v1.2.3-beta"),
         ] {
-            assert_eq!(to_yaml(&json!(s)), out, "{s:?}");
+            assert_eq!(to_yaml(&json!(s)).unwrap(), out, "{s:?}");
         }
-        assert_eq!(to_yaml(&json!(null)), "null");
-        assert_eq!(to_yaml(&json!(2.5)), "2.5");
+        assert_eq!(to_yaml(&json!(null)).unwrap(), "null");
+        assert_eq!(to_yaml(&json!(2.5)).unwrap(), "2.5");
+        assert_eq!(
+            to_yaml(&json!([[1], {"a": {"b": [1]}}])).unwrap(),
+            "- - 1\n- a:\n    b:\n    - 1"
+        );
     }
 }

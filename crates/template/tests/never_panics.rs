@@ -1,5 +1,9 @@
 //! No input panics the template engine: any text, any delimiters, any data the lookup returns,
-//! through parsing, rendering and the CLI's `format_json`. Errors are fine; panics are not.
+//! through parsing, rendering and the CLI's `format_json`. Errors are fine; panics are not. And
+//! no loop growing values however it likes takes long or exhausts memory: it ends within the
+//! render's time limit, with its output or an error.
+
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -324,6 +328,80 @@ impl Lookup for Anything {
 
     fn get(&self, _: &Dependency) -> Option<Value> {
         self.0.clone()
+    }
+}
+
+/// Ways to make a new value from `$x` (and `$l`), many of them growing it.
+const GROWTH: &[&str] = &[
+    "print $x $x",
+    "println $x $x",
+    "printf \"%v-%q\" $x $x",
+    "printf \"%[1]v%[1]v%[1]v\" $x",
+    "sprig_cat $x $x",
+    "sprig_quote $x $x",
+    "sprig_list $x $x",
+    "sprig_list $x",
+    "sprig_dict \"a\" $x \"b\" $x",
+    "sprig_append $l $x",
+    "sprig_concat $l $l",
+    "sprig_set (sprig_dict) \"k\" $x",
+    "sprig_merge (sprig_dict \"k\" $x) (sprig_dict \"k\" $x \"j\" 1)",
+    "mergeMap (sprig_dict \"k\" $x) (sprig_dict \"k\" (sprig_dict))",
+    "sprig_uniq (sprig_list $x $x 1)",
+    "sprig_without (sprig_list $x 1 2) 1",
+    "toJSON $x",
+    "toYAML $x",
+    "sprig_toPrettyJson $x",
+    "parseJSON (toJSON (sprig_dict \"v\" $x))",
+    "explodeMap (sprig_dict (print \"a/\" (len (print $x))) $x)",
+    "html (print $x)",
+    "js (print $x)",
+    "urlquery (print $x)",
+    "sprig_repeat 3 (print $x)",
+    "sprig_b64enc (print $x)",
+    "replaceAll \"a\" \"aa\" (print $x)",
+    "split \"a\" (print $x)",
+    "join \",\" (sprig_list $x $x)",
+    "byTag (sprig_list (sprig_dict \"Tags\" (sprig_list \"t\" \"u\") \"v\" $x))",
+    "executeTemplate \"grow\" $x",
+    "containsAll $l $l",
+    "sprig_keys (sprig_dict \"k\" $x)",
+    "slice (print $x) 1",
+];
+
+/// A loop applying some of [`GROWTH`] to `$x` (and appending to `$l`) many times.
+fn growth() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["\"ab\"", "1", "(sprig_list 1 \"a\")", "(sprig_dict \"k\" \"v\")"]),
+        prop::sample::select(vec![1u32, 8, 40, 300, 100_000]),
+        prop::collection::vec(prop::sample::select(GROWTH), 1..4),
+        any::<bool>(),
+    )
+        .prop_map(|(start, times, steps, show)| {
+            let body: String = steps
+                .iter()
+                .map(|step| format!("{{{{ $x = {step} }}}}{{{{ $l = sprig_append $l $x }}}}"))
+                .collect();
+            format!(
+                "{{{{ define \"grow\" }}}}{{{{ print . . }}}}{{{{ end }}}}{{{{ $x := {start} }}}}{{{{ $l := sprig_list }}}}{{{{ range loop {times} }}}}{body}{{{{ end }}}}{}",
+                if show { "{{ $x }}{{ len $l }}" } else { "" }
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn growing_values_in_loops_ends_soon(text in growth()) {
+        let template = Template::parse("t", &text, None).unwrap();
+        let started = Instant::now();
+        let outcome = template.render(&Anything(None));
+        let took = started.elapsed();
+        prop_assert!(took < Duration::from_secs(15), "{text}: took {took:?}");
+        if let Ok(rendered) = outcome {
+            prop_assert!(rendered.text.len() <= 64 << 20, "{text}");
+        }
     }
 }
 

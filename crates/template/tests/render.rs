@@ -360,7 +360,7 @@ fn a_secret_vault_does_not_have_is_missing() {
 fn huge_output_is_an_error_not_an_exhausted_machine() {
     let e = Template::parse(
         "big",
-        "{{ range loop 1000 }}{{ sprig_repeat 100000 \"xxxxxxxxxx\" }}{{ end }}",
+        "{{ $s := sprig_repeat 100000 \"xxxxxxxxxx\" }}{{ range loop 1000 }}{{ $s }}{{ end }}",
         None,
     )
     .unwrap()

@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE};
 use gotmpl::Value;
 
 use super::args::{self, Num, arg, int, list, map, num, num_value, string};
 use super::{Arity, Func, func};
-use crate::value::{self, JsonStyle};
+use crate::limits::MAX_DEPTH;
+use crate::value::{self, JsonStyle, ValueSet};
 use crate::{timefmt, yaml};
 
 const ONE: Arity = Arity::exactly(1);
@@ -21,13 +24,13 @@ const THREE: Arity = Arity::exactly(3);
 
 pub(crate) const FUNCS: &[Func] = &[
     func("base64Decode", ONE, |a| {
-        decode_base64(&STANDARD, &string(a, 0)?)
+        decode_base64(&STANDARD_DECODE, &string(a, 0)?)
     }),
     func("base64Encode", ONE, |a| {
         Ok(value::string(STANDARD.encode(string(a, 0)?)))
     }),
     func("base64URLDecode", ONE, |a| {
-        decode_base64(&URL_SAFE, &string(a, 0)?)
+        decode_base64(&URL_SAFE_DECODE, &string(a, 0)?)
     }),
     func("base64URLEncode", ONE, |a| {
         Ok(value::string(URL_SAFE.encode(string(a, 0)?)))
@@ -110,7 +113,7 @@ pub(crate) const FUNCS: &[Func] = &[
         Ok(value::string(string(a, 0)?.to_uppercase()))
     }),
     func("toYAML", ONE, |a| {
-        Ok(value::string(yaml::to_yaml(&value::to_json(arg(a, 0))?)))
+        Ok(value::string(yaml::to_yaml(&value::to_json(arg(a, 0))?)?))
     }),
     func("trim", TWO, |a| {
         let cutset = string(a, 0)?;
@@ -131,9 +134,21 @@ pub(crate) const FUNCS: &[Func] = &[
     }),
 ];
 
-pub(super) fn decode_base64(engine: &impl base64::Engine, s: &str) -> Result<Value, String> {
+/// Go's `base64.StdEncoding` decoding: padding required, line breaks ignored, bits left over
+/// after the last full byte ignored.
+pub(super) const STANDARD_DECODE: GeneralPurpose =
+    GeneralPurpose::new(&alphabet::STANDARD, GO_DECODE);
+
+/// Go's `base64.URLEncoding` decoding, likewise.
+const URL_SAFE_DECODE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, GO_DECODE);
+
+const GO_DECODE: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_allow_trailing_bits(true)
+    .with_decode_padding_mode(DecodePaddingMode::RequireCanonical);
+
+pub(super) fn decode_base64(engine: &GeneralPurpose, s: &str) -> Result<Value, String> {
     let bytes = engine
-        .decode(s)
+        .decode(s.replace(['\r', '\n'], ""))
         .map_err(|e| format!("the input is not valid base64: {e}"))?;
     String::from_utf8(bytes)
         .map(value::string)
@@ -142,14 +157,15 @@ pub(super) fn decode_base64(engine: &impl base64::Engine, s: &str) -> Result<Val
 
 /// `value` as JSON text, as Go's `json.Marshal`/`MarshalIndent` writes it.
 pub(super) fn json(args: &[Value], pretty: bool, escape_html: bool) -> Result<Value, String> {
-    value::go_json(
+    let text = value::go_json(
         arg(args, 0),
         JsonStyle {
             pretty,
             escape_html,
         },
-    )
-    .map(value::string)
+    )?;
+    fits(text.len())?;
+    Ok(value::string(text))
 }
 
 /// A compiled regular expression, with a size limit so a pattern cannot exhaust memory.
@@ -283,11 +299,27 @@ pub(super) fn contained(haystack: &Value, needle: &Value) -> bool {
     }
 }
 
-/// `containsAll`/`Any`/`None`/`NotAll` over the candidates in argument 1 and the list in 2.
+/// `containsAll`/`Any`/`None`/`NotAll` over the candidates in argument 1 and the list (or
+/// string) in 2; a list is searched through a set, so this takes time linear in both sizes.
 fn contains_some(a: &[Value], result_if_done: bool, invert: bool) -> Result<Value, String> {
     let candidates = list(a, 0)?;
+    let haystack = arg(a, 1);
+    let set = match haystack {
+        Value::List(items) => {
+            let mut set = ValueSet::new(value::loose_eq, items.len());
+            items.iter().for_each(|item| {
+                set.insert(item);
+            });
+            Some(set)
+        }
+        _ => None,
+    };
     for candidate in candidates.iter() {
-        if contained(arg(a, 1), candidate) != invert {
+        let found = match &set {
+            Some(set) => set.contains(candidate),
+            None => contained(haystack, candidate),
+        };
+        if found != invert {
             return Ok(Value::Bool(!result_if_done));
         }
     }
@@ -319,53 +351,78 @@ fn by_tag(a: &[Value]) -> Result<Value, String> {
 fn explode_map(a: &[Value]) -> Result<Value, String> {
     let mut out = BTreeMap::new();
     for (key, v) in map(a, 0)?.iter() {
-        insert_path(&mut out, key, key, v.clone())?;
+        insert_path(&mut out, key, v.clone())?;
     }
     Ok(value::map(out))
 }
 
-fn insert_path(into: &mut args::Entries, key: &str, full: &str, v: Value) -> Result<(), String> {
-    match key.split_once('/') {
-        None if key.is_empty() => Ok(()),
-        None => {
-            into.insert(Arc::from(key), v);
-            Ok(())
-        }
-        Some((top, rest)) => {
-            let slot = into
-                .entry(Arc::from(top))
+/// Inserts `v` at the `/`-separated `key`, making the maps on the way; an empty last segment
+/// inserts nothing. Keys may have at most [`MAX_DEPTH`] segments.
+fn insert_path(into: &mut args::Entries, key: &str, v: Value) -> Result<(), String> {
+    if key.matches('/').count() >= MAX_DEPTH {
+        let shown: String = key.chars().take(40).collect();
+        return Err(format!(
+            "the key {shown:?}… has more than {MAX_DEPTH} segments; maps may nest at most {MAX_DEPTH} deep"
+        ));
+    }
+    let (path, last) = key.rsplit_once('/').unwrap_or(("", key));
+    let mut at = into;
+    if key.contains('/') {
+        for segment in path.split('/') {
+            let slot = at
+                .entry(Arc::from(segment))
                 .or_insert_with(|| value::map(BTreeMap::new()));
             let Value::Map(nested) = slot else {
                 return Err(format!(
-                    "{full:?}: {top:?} already has a value that is not a map"
+                    "{key:?}: {segment:?} already has a value that is not a map"
                 ));
             };
-            insert_path(Arc::make_mut(nested), rest, full, v)
+            at = Arc::make_mut(nested);
         }
     }
+    if !last.is_empty() {
+        at.insert(Arc::from(last), v);
+    }
+    Ok(())
 }
 
 /// `mergeMap`: the first map, plus what only the second has (or overridden by the second).
 fn merge_maps(a: &[Value], override_: bool) -> Result<Value, String> {
     let (base, other) = (map(a, 0)?, map(a, 1)?);
-    Ok(value::map(merge(&base, &other, override_)))
+    Ok(value::map(merge(&base, &other, override_)?))
 }
 
 /// Merges `other` into `base`; nested maps merge key by key. With `override_`, `other`'s
-/// values win, otherwise `base` keeps its own.
-pub(super) fn merge(base: &args::Entries, other: &args::Entries, override_: bool) -> args::Entries {
+/// values win, otherwise `base` keeps its own. Maps nesting past [`MAX_DEPTH`] are refused.
+pub(super) fn merge(
+    base: &args::Entries,
+    other: &args::Entries,
+    override_: bool,
+) -> Result<args::Entries, String> {
+    merge_at(base, other, override_, 1)
+}
+
+fn merge_at(
+    base: &args::Entries,
+    other: &args::Entries,
+    override_: bool,
+    depth: usize,
+) -> Result<args::Entries, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("maps may nest at most {MAX_DEPTH} deep"));
+    }
     let mut out = base.clone();
     for (key, theirs) in other {
         let merged = match (out.get(key), theirs) {
             (Some(Value::Map(ours)), Value::Map(theirs)) => {
-                value::map(merge(ours, theirs, override_))
+                value::map(merge_at(ours, theirs, override_, depth + 1)?)
             }
             (Some(ours), _) if !override_ => ours.clone(),
             _ => theirs.clone(),
         };
         out.insert(key.clone(), merged);
     }
-    out
+    Ok(out)
 }
 
 fn indent(a: &[Value]) -> Result<Value, String> {

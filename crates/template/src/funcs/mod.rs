@@ -1,9 +1,12 @@
 //! The function sets templates are parsed with, built once: [`TASK`] for task templates (Go's
 //! builtins, consul-template's helpers, Nomad's data functions and `sprig_*`) and [`CLI`] for
 //! `-t` output (Go's builtins and `sprig_*`, as Nomad's CLI offers). Every function checks its
-//! argument count when called, and the parse-time check uses the same [`Arity`].
+//! argument count when called, and the parse-time check uses the same [`Arity`]. Every call —
+//! Go's builtins included, and the hooks [`crate::instrument`] adds — is metered by
+//! [`crate::limits`]: a step per call, and the result measured.
 
 pub(crate) mod args;
+mod builtins;
 pub(crate) mod data;
 mod helpers;
 mod sprig;
@@ -13,6 +16,8 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use gotmpl::{FuncMap, Value, ValueFunc};
+
+use crate::{instrument, limits};
 
 /// A function body: the arguments (count already checked) to a value, or an error message.
 pub(crate) type Impl = fn(&[Value]) -> Result<Value, String>;
@@ -143,22 +148,39 @@ impl FuncSet {
                 set.add(format!("{prefix}{}", f.name), f.arity, f.call);
             }
         }
+        builtins::install(&mut set.map);
+        set.hook(instrument::ITERATION, limits::iteration);
+        set.hook(instrument::ENTERED, limits::step);
         set
     }
 
     fn add(&mut self, name: String, arity: Arity, call: Impl) {
         let shown = name.clone();
         let wrapped: ValueFunc = Arc::new(move |args: &[Value]| {
+            let fail = |message: String| gotmpl::TemplateError::Exec(format!("{shown}: {message}"));
+            limits::step().map_err(fail)?;
             if !arity.accepts(args.len()) {
                 return Err(gotmpl::TemplateError::Exec(format!(
                     "wrong number of arguments for {shown}: expected {arity}, got {}",
                     args.len()
                 )));
             }
-            call(args).map_err(|message| gotmpl::TemplateError::Exec(format!("{shown}: {message}")))
+            let result = call(args).map_err(fail)?;
+            limits::account(&result).map_err(fail)?;
+            Ok(result)
         });
         self.arities.insert(name.clone(), arity);
         self.map.insert(name, wrapped);
+    }
+
+    /// Adds a metering hook: a function of no arguments returning nil.
+    fn hook(&mut self, name: &str, charge: fn() -> Result<(), String>) {
+        let hook: ValueFunc = Arc::new(move |_: &[Value]| {
+            charge()
+                .map(|()| Value::Nil)
+                .map_err(gotmpl::TemplateError::Exec)
+        });
+        self.map.insert(name.to_string(), hook);
     }
 
     /// True if templates of this set may call `name`.

@@ -11,11 +11,11 @@ use gotmpl::Value;
 
 use super::args::{self, Entries, arg, int, list, map, size, string};
 use super::helpers::{
-    decode_base64, fits, hex, join, json, merge, regex, regex_replace, replace_all, sha256_hex,
-    split_str, title,
+    STANDARD_DECODE, decode_base64, fits, hex, join, json, merge, regex, regex_replace,
+    replace_all, sha256_hex, split_str, title,
 };
 use super::{Arity, Func, func};
-use crate::value;
+use crate::value::{self, ValueSet};
 
 const ONE: Arity = Arity::exactly(1);
 const TWO: Arity = Arity::exactly(2);
@@ -89,12 +89,12 @@ pub(crate) const FUNCS: &[Func] = &[
         Ok(Value::Bool(string(a, 1)?.ends_with(&string(a, 0)?)))
     }),
     func("quote", ANY, |a| {
-        Ok(value::string(quoted(a, |s| go_quote(&s))))
+        Ok(value::string(quoted(a, QUOTE_GROWTH, |s| go_quote(&s))?))
     }),
     func("squote", ANY, |a| {
-        Ok(value::string(quoted(a, |s| format!("'{s}'"))))
+        Ok(value::string(quoted(a, 1, |s| format!("'{s}'"))?))
     }),
-    func("cat", ANY, |a| Ok(value::string(quoted(a, |s| s)))),
+    func("cat", ANY, |a| Ok(value::string(quoted(a, 1, |s| s)?))),
     func("replace", THREE, |a| {
         Ok(value::string(replace_all(
             &string(a, 2)?,
@@ -134,7 +134,9 @@ pub(crate) const FUNCS: &[Func] = &[
     func("b64enc", ONE, |a| {
         Ok(value::string(STANDARD.encode(string(a, 0)?)))
     }),
-    func("b64dec", ONE, |a| decode_base64(&STANDARD, &string(a, 0)?)),
+    func("b64dec", ONE, |a| {
+        decode_base64(&STANDARD_DECODE, &string(a, 0)?)
+    }),
     // Regular expressions.
     func("regexMatch", TWO, |a| {
         Ok(Value::Bool(regex(&string(a, 0)?)?.is_match(&string(a, 1)?)))
@@ -243,16 +245,21 @@ pub(crate) const FUNCS: &[Func] = &[
         Ok(value::list(list(a, 0)?.iter().rev().cloned().collect()))
     }),
     func("uniq", ONE, |a| {
-        let mut seen: Vec<Value> = Vec::new();
-        for item in list(a, 0)?.iter() {
-            if !seen.contains(item) {
-                seen.push(item.clone());
-            }
-        }
-        Ok(value::list(seen))
+        let items = list(a, 0)?;
+        let mut seen = ValueSet::new(|x, y| x == y, items.len());
+        Ok(value::list(
+            items
+                .iter()
+                .filter(|item| seen.insert(item))
+                .cloned()
+                .collect(),
+        ))
     }),
     func("without", Arity::at_least(1), |a| {
-        let drop = &a[1.min(a.len())..];
+        let mut drop = ValueSet::new(|x, y| x == y, a.len());
+        a.iter().skip(1).for_each(|v| {
+            drop.insert(v);
+        });
         Ok(value::list(
             list(a, 0)?
                 .iter()
@@ -399,13 +406,24 @@ fn default(a: &[Value]) -> Result<Value, String> {
     }
 }
 
-/// The non-nil arguments, each formatted, joined with spaces.
-fn quoted(a: &[Value], each: impl Fn(String) -> String) -> String {
-    a.iter()
+/// How much longer than its input [`go_quote`] may make a text: `\x00` for each byte.
+const QUOTE_GROWTH: usize = 4;
+
+/// The non-nil arguments, each formatted (making it at most `growth` times longer, plus
+/// quotes), joined with spaces; refused before it is built if it would be too large.
+fn quoted(a: &[Value], growth: usize, each: impl Fn(String) -> String) -> Result<String, String> {
+    let limit = crate::limits::remaining();
+    let estimate = a.iter().fold(0usize, |n, v| {
+        n.saturating_add(value::printed_len(v, limit).saturating_mul(growth))
+            .saturating_add(3)
+    });
+    fits(estimate)?;
+    crate::limits::reserve(estimate)?;
+    Ok(a.iter()
         .filter(|v| !matches!(v, Value::Nil))
         .map(|v| each(value::text(v)))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" "))
 }
 
 /// Go's `strconv.Quote`.
@@ -582,7 +600,7 @@ fn merged(a: &[Value], overwrite: bool) -> Result<Value, String> {
     let mut out: Entries = (*map(a, 0)?).clone();
     for i in 1..a.len() {
         let next = map(a, i)?;
-        out = merge(&out, &next, overwrite);
+        out = merge(&out, &next, overwrite)?;
     }
     Ok(value::map(out))
 }
