@@ -78,6 +78,8 @@ pub(super) async fn pipe(caller: WebSocket, upstream: WsStream) {
                 return;
             }
         }
+        // The caller went away without closing: the session upstream ends too.
+        let _ = upstream_tx.close().await;
     };
     let down = async {
         while let Some(Ok(message)) = upstream_rx.next().await {
@@ -90,11 +92,23 @@ pub(super) async fn pipe(caller: WebSocket, upstream: WsStream) {
             }
         }
     };
-    tokio::select! {
-        () = up => {}
-        () = down => {}
+    {
+        tokio::pin!(down);
+        let caller_done = tokio::select! {
+            () = &mut down => false,
+            () = up => true,
+        };
+        if caller_done {
+            // The caller has nothing more to send, but what the command still prints and its
+            // exit code must reach it.
+            let _ = tokio::time::timeout(DRAIN_AFTER_CALLER_ENDS, down).await;
+        }
     }
+    super::session::finish_closing(&mut caller_rx).await;
 }
+
+/// How long frames from upstream still reach a caller that has stopped sending.
+const DRAIN_AFTER_CALLER_ENDS: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A caller's frame for upstream; pings and pongs are each side's own business.
 fn to_upstream(message: ws::Message) -> Option<tungstenite::Message> {

@@ -158,7 +158,19 @@ async fn relay(socket: WebSocket, streams: ExecStreams) {
     if let Err(e) = outcome {
         let _ = sink.send(close_for(&e)).await;
     }
+    finish_closing(&mut stream).await;
 }
+
+/// After the close frame went out, reads what the caller still sends until it closes too (for
+/// a short while): a socket dropped with unread data is reset, and a reset can make the caller
+/// lose the last frames it had not read yet (the output's end, the exit code).
+pub(super) async fn finish_closing(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+}
+
+/// How long a caller has to answer the close.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The close frame that reports `error`: 1011 for the agent's own failures, 1008 otherwise.
 fn close_for(error: &ApiError) -> Message {
