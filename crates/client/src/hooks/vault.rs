@@ -50,45 +50,20 @@ impl TaskHook for VaultHook {
                 )
             })?;
             let dir = ctx.alloc_dir.task(&ctx.task.name);
-            let mut token = None;
-            if let Some(saved) = vault::saved_token(&dir) {
-                match access.for_block(&block).renew_self(&saved, None).await {
-                    Ok(auth) => {
-                        token = Some(TaskToken {
-                            token: saved,
-                            lease: auth.lease_duration,
-                            renewable: auth.renewable,
-                        })
-                    }
-                    Err(e) => {
-                        tracing::info!(task = %ctx.task.name, error = %e, "the saved Vault token is no longer valid; logging in")
-                    }
-                }
-            }
-            let token = match token {
+            let token = match still_valid(access, &block, &dir, &ctx.task.name).await {
                 Some(token) => token,
                 None => {
                     let identity = block.identity_name();
-                    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
-                    let mut rng = SmallRng::from_os_rng();
-                    let mut reported = String::new();
-                    loop {
-                        let jwt = ctx.identities.get(&identity).map(|h| h.jwt.clone()).ok_or_else(|| {
-                            self.error(format!("the task holds no {identity:?} identity to log in to Vault with"))
+                    let jwt = ctx
+                        .identities
+                        .get(&identity)
+                        .map(|h| h.jwt.clone())
+                        .ok_or_else(|| {
+                            self.error(format!(
+                                "the task holds no {identity:?} identity to log in to Vault with"
+                            ))
                         })?;
-                        match access.login(&block, &jwt).await {
-                            Ok(token) => break token,
-                            Err(e) => {
-                                let message = vault::login_failure(&e);
-                                tracing::warn!(task = %ctx.task.name, error = %e, "Vault login failed; retrying");
-                                if message != reported {
-                                    ctx.events.emit(new_event(EVENT_VAULT, message.clone()));
-                                    reported = message;
-                                }
-                                tokio::time::sleep(backoff.next_wait(&mut rng)).await;
-                            }
-                        }
-                    }
+                    login_until_accepted(access, &block, &jwt, &ctx.events, &ctx.task.name).await
                 }
             };
             let (task, written_block, value) =
@@ -113,5 +88,54 @@ impl TaskHook for VaultHook {
             ctx.vault_token = Some(token);
             Ok(())
         })
+    }
+}
+
+/// The token an earlier run of the agent wrote, if Vault still renews it.
+async fn still_valid(
+    access: &VaultAccess,
+    block: &drover_api::Vault,
+    dir: &crate::alloc_dir::TaskDir,
+    task: &str,
+) -> Option<TaskToken> {
+    let saved = vault::saved_token(dir)?;
+    match access.for_block(block).renew_self(&saved, None).await {
+        Ok(auth) => Some(TaskToken {
+            token: saved,
+            lease: auth.lease_duration,
+            renewable: auth.renewable,
+        }),
+        Err(e) => {
+            tracing::info!(%task, error = %e, "the saved Vault token is no longer valid; logging in");
+            None
+        }
+    }
+}
+
+/// Logs in with `jwt` until Vault accepts, saying why (once per distinct reason) while it
+/// does not.
+async fn login_until_accepted(
+    access: &VaultAccess,
+    block: &drover_api::Vault,
+    jwt: &str,
+    events: &super::EventSink,
+    task: &str,
+) -> TaskToken {
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
+    let mut rng = SmallRng::from_os_rng();
+    let mut reported = String::new();
+    loop {
+        match access.login(block, jwt).await {
+            Ok(token) => return token,
+            Err(e) => {
+                let message = vault::login_failure(&e);
+                tracing::warn!(%task, error = %e, "Vault login failed; retrying");
+                if message != reported {
+                    events.emit(new_event(EVENT_VAULT, message.clone()));
+                    reported = message;
+                }
+                tokio::time::sleep(backoff.next_wait(&mut rng)).await;
+            }
+        }
     }
 }

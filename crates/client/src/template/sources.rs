@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use drover_api::{Client, ClientError, QueryOptions};
 use drover_template::Dependency;
-use drover_vault::{Secret, VaultClient, VaultError};
+use drover_vault::{Secret, VaultClient};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -219,7 +219,7 @@ impl Sources {
             client.write(&token, path, &Value::Object(body)).await
         };
         let secret = answer
-            .map_err(|e| vault_reason(&e))?
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| "no secret at this path".to_string())?;
         Ok(Fetched {
             next: next_for(&secret),
@@ -300,10 +300,6 @@ fn next_for(secret: &Secret) -> Next {
     } else {
         Next::Reread(secret.lease_duration.mul_f64(0.85))
     }
-}
-
-fn vault_reason(e: &VaultError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

@@ -49,8 +49,8 @@ pub async fn first_render(
     let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     let mut rng = SmallRng::from_os_rng();
     let mut reported = String::new();
+    let mut pass = templates.render(&data).await?;
     loop {
-        let pass = templates.render(&data).await?;
         if pass.missing.is_empty() {
             let changed = templates.write(&pass)?;
             tracing::debug!(written = changed.len(), "templates rendered");
@@ -70,19 +70,17 @@ pub async fn first_render(
                 Err(e) => tracing::warn!(error = %e, "template data cannot be read yet"),
             }
         }
-        if fetched_any {
-            // The new data may complete the pass, or reveal data read behind it.
-            let pass = templates.render(&data).await?;
-            if pass.missing.is_empty() {
-                continue;
+        if !fetched_any {
+            // Nothing new arrived: say what is still missing and wait before asking again.
+            let message = missing_message(&pass.missing);
+            if message != reported {
+                report(message.clone());
+                reported = message;
             }
+            tokio::time::sleep(backoff.next_wait(&mut rng)).await;
         }
-        let message = missing_message(&templates.render(&data).await?.missing);
-        if message != reported {
-            report(message.clone());
-            reported = message;
-        }
-        tokio::time::sleep(backoff.next_wait(&mut rng)).await;
+        // New data may complete the templates, or reveal data read behind it.
+        pass = templates.render(&data).await?;
     }
 }
 

@@ -115,20 +115,9 @@ pub(crate) const FUNCS: &[Func] = &[
     func("toYAML", ONE, |a| {
         Ok(value::string(yaml::to_yaml(&value::to_json(arg(a, 0))?)?))
     }),
-    func("trim", TWO, |a| {
-        let cutset = string(a, 0)?;
-        Ok(value::string(
-            string(a, 1)?.trim_matches(|c| cutset.contains(c)),
-        ))
-    }),
-    func("trimPrefix", TWO, |a| {
-        let (prefix, s) = (string(a, 0)?, string(a, 1)?);
-        Ok(value::string(s.strip_prefix(prefix.as_str()).unwrap_or(&s)))
-    }),
-    func("trimSuffix", TWO, |a| {
-        let (suffix, s) = (string(a, 0)?, string(a, 1)?);
-        Ok(value::string(s.strip_suffix(suffix.as_str()).unwrap_or(&s)))
-    }),
+    func("trim", TWO, trim_cutset),
+    func("trimPrefix", TWO, trim_prefix),
+    func("trimSuffix", TWO, trim_suffix),
     func("trimSpace", ONE, |a| {
         Ok(value::string(string(a, 0)?.trim()))
     }),
@@ -145,6 +134,27 @@ const URL_SAFE_DECODE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 const GO_DECODE: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_allow_trailing_bits(true)
     .with_decode_padding_mode(DecodePaddingMode::RequireCanonical);
+
+/// `trim CUTSET S` (consul-template) and `sprig_trimAll`: `S` without the characters of
+/// `CUTSET` at either end.
+pub(super) fn trim_cutset(a: &[Value]) -> Result<Value, String> {
+    let cutset = string(a, 0)?;
+    Ok(value::string(
+        string(a, 1)?.trim_matches(|c| cutset.contains(c)),
+    ))
+}
+
+/// `trimPrefix PREFIX S`.
+pub(super) fn trim_prefix(a: &[Value]) -> Result<Value, String> {
+    let (prefix, s) = (string(a, 0)?, string(a, 1)?);
+    Ok(value::string(s.strip_prefix(prefix.as_str()).unwrap_or(&s)))
+}
+
+/// `trimSuffix SUFFIX S`.
+pub(super) fn trim_suffix(a: &[Value]) -> Result<Value, String> {
+    let (suffix, s) = (string(a, 0)?, string(a, 1)?);
+    Ok(value::string(s.strip_suffix(suffix.as_str()).unwrap_or(&s)))
+}
 
 pub(super) fn decode_base64(engine: &GeneralPurpose, s: &str) -> Result<Value, String> {
     let bytes = engine

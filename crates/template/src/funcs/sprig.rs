@@ -14,7 +14,7 @@ use super::helpers::{
     STANDARD_DECODE, decode_base64, fits, hex, join, json, merge, regex, regex_replace,
     replace_all, sha256_hex, split_str, title,
 };
-use super::{Arity, Func, func};
+use super::{Arity, Func, func, helpers};
 use crate::value::{self, ValueSet};
 
 const ONE: Arity = Arity::exactly(1);
@@ -52,20 +52,9 @@ pub(crate) const FUNCS: &[Func] = &[
         Ok(value::string(untitle(&string(a, 0)?)))
     }),
     func("trim", ONE, |a| Ok(value::string(string(a, 0)?.trim()))),
-    func("trimAll", TWO, |a| {
-        let cutset = string(a, 0)?;
-        Ok(value::string(
-            string(a, 1)?.trim_matches(|c| cutset.contains(c)),
-        ))
-    }),
-    func("trimPrefix", TWO, |a| {
-        let (prefix, s) = (string(a, 0)?, string(a, 1)?);
-        Ok(value::string(s.strip_prefix(prefix.as_str()).unwrap_or(&s)))
-    }),
-    func("trimSuffix", TWO, |a| {
-        let (suffix, s) = (string(a, 0)?, string(a, 1)?);
-        Ok(value::string(s.strip_suffix(suffix.as_str()).unwrap_or(&s)))
-    }),
+    func("trimAll", TWO, helpers::trim_cutset),
+    func("trimPrefix", TWO, helpers::trim_prefix),
+    func("trimSuffix", TWO, helpers::trim_suffix),
     func("nospace", ONE, |a| {
         Ok(value::string(
             string(a, 0)?.split_whitespace().collect::<String>(),
